@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from './test/harness.ts';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer({ env: { CORS_ORIGINS: 'https://shop.example', BODY_LIMIT_BYTES: '2048' } });
+});
+afterAll(() => server?.close());
+
+describe('HTTP host', () => {
+  it('reports liveness and readiness', async () => {
+    expect((await server.http('GET', '/healthz')).status).toBe(200);
+    const ready = await server.http('GET', '/readyz');
+    expect(ready).toMatchObject({ status: 200, body: { status: 'ready' } });
+  });
+
+  it('serves a valid OpenAPI 3.1 document listing the REST routes', async () => {
+    const { status, body } = await server.http('GET', '/openapi.json');
+    expect(status).toBe(200);
+    expect(body.openapi).toBe('3.1.0');
+    expect(Object.keys(body.paths)).toEqual(expect.arrayContaining(['/auth/register', '/auth/login', '/auth/me']));
+    expect(body.servers[0].url).toMatch(/\/api$/);
+  });
+
+  it('serves the interactive reference with its assets from our own origin', async () => {
+    const page = await fetch(`${server.url}/docs`);
+    const html = await page.text();
+    expect(page.status).toBe(200);
+    expect(html).toContain('/docs/assets/swagger-ui-bundle.js');
+    const bundle = await fetch(`${server.url}/docs/assets/swagger-ui-bundle.js`);
+    expect(bundle.status).toBe(200);
+    expect((await bundle.text()).length).toBeGreaterThan(100_000);
+    expect((await fetch(`${server.url}/docs/assets/..%2Fpackage.json`)).status).toBe(404);
+  });
+
+  it('answers unknown routes with 404 in the error shape', async () => {
+    const res = await server.http('GET', '/nowhere');
+    expect(res.status).toBe(404);
+    expect(res.body.error).toMatchObject({ code: 'NOT_FOUND', requestId: expect.any(String) });
+    const api = await server.http('GET', '/api/nowhere');
+    expect(api.status).toBe(404);
+    expect(api.body.error.code).toBe('NOT_FOUND');
+  });
+
+  it('answers malformed JSON with 400 MALFORMED_REQUEST, not 500', async () => {
+    const res = await server.http('POST', '/api/auth/login', { body: '{"email": ' });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('MALFORMED_REQUEST');
+  });
+
+  it('answers an invalid body with 400 and the field paths', async () => {
+    const res = await server.http('POST', '/api/auth/register', {
+      body: { email: 'not-an-email', username: 'ok_name' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('VALIDATION_FAILED');
+    const paths = res.body.error.details.issues.map((issue: { path: string }) => issue.path).sort();
+    expect(paths).toEqual(['email', 'password']);
+  });
+
+  it('limits body size with 413', async () => {
+    const res = await server.http('POST', '/api/auth/login', { body: { email: 'a@b.co', password: 'x'.repeat(4000) } });
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('sets security headers, a request id, and CORS only for allowed origins', async () => {
+    const allowed = await server.http('GET', '/healthz', { headers: { origin: 'https://shop.example' } });
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://shop.example');
+    expect(allowed.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(allowed.headers.get('x-request-id')).toMatch(/^[\w-]{8,}$/);
+    const foreign = await server.http('GET', '/healthz', { headers: { origin: 'https://evil.example' } });
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('caps tRPC batches', async () => {
+    const calls = Array.from({ length: 11 }, () => 'auth.me').join(',');
+    const res = await server.http('GET', `/trpc/${calls}?batch=1&input=${encodeURIComponent('{}')}`);
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+  });
+});

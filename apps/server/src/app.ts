@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { DomainError } from '@boxoffice/contracts';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { trpcServer } from '@hono/trpc-server';
+import { Hono, type Context as HonoContext } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { secureHeaders } from 'hono/secure-headers';
+import { createOpenApiFetchHandler } from 'trpc-to-openapi';
+import { docsInitScript, docsPage } from './docs.ts';
+import { errorBody, errorHeaders, toDomainError } from './errors.ts';
+import { openApiDocument } from './openapi.ts';
+import { type AppDeps, createContextInner, type RequestFacts } from './trpc/context.ts';
+import { appRouter } from './trpc/root.ts';
+
+type Env = { Variables: { requestId: string } };
+
+const MAX_BATCH_SIZE = 10;
+const swaggerUiDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+
+function clientIp(c: HonoContext, trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
+    if (forwarded) return forwarded;
+  }
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function requestFacts(c: HonoContext<Env>, deps: AppDeps): RequestFacts {
+  return {
+    requestId: c.get('requestId'),
+    ip: clientIp(c, deps.config.TRUST_PROXY),
+    authorization: c.req.header('authorization') ?? null,
+    idempotencyKey: c.req.header('idempotency-key') ?? null,
+  };
+}
+
+function sendError(c: HonoContext<Env>, error: DomainError) {
+  for (const [name, value] of Object.entries(errorHeaders(error))) c.header(name, value);
+  return c.json(errorBody(error, c.get('requestId')), error.status as 400);
+}
+
+/** Builds the HTTP app; listening is main.ts's job, so tests can drive it with app.request(). */
+export function buildApp(deps: AppDeps): Hono<Env> {
+  const { config, log } = deps;
+  const app = new Hono<Env>();
+
+  app.use('*', async (c, next) => {
+    const incoming = c.req.header('x-request-id');
+    const requestId = incoming && /^[\w-]{8,64}$/.test(incoming) ? incoming : randomUUID();
+    c.set('requestId', requestId);
+    c.header('X-Request-Id', requestId);
+    const started = performance.now();
+    await next();
+    // path only: query strings may carry PayPal tokens and are not worth the risk
+    log.info(
+      {
+        requestId,
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round(performance.now() - started),
+      },
+      'request',
+    );
+  });
+  app.use(
+    '*',
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+      crossOriginEmbedderPolicy: false,
+    }),
+  );
+  app.use(
+    '*',
+    cors({
+      origin: (origin) => (config.CORS_ORIGINS.includes(origin) ? origin : null),
+      allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id', 'trpc-accept'],
+      allowMethods: ['GET', 'POST', 'PATCH', 'OPTIONS'],
+      exposeHeaders: ['X-Request-Id', 'Retry-After'],
+      maxAge: 600,
+    }),
+  );
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: config.BODY_LIMIT_BYTES,
+      onError: (c) =>
+        sendError(c, new DomainError('PAYLOAD_TOO_LARGE', `Body larger than ${config.BODY_LIMIT_BYTES} bytes`)),
+    }),
+  );
+  app.use('/api/*', async (c, next) => {
+    await next();
+    c.header('Cache-Control', 'no-store');
+  });
+  app.use('/trpc/*', async (c, next) => {
+    await next();
+    c.header('Cache-Control', 'no-store');
+  });
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    try {
+      await deps.orm.em.fork().execute('SELECT 1');
+      return c.json({ status: 'ready' });
+    } catch {
+      return sendError(c, new DomainError('NOT_READY', 'Database unreachable'));
+    }
+  });
+
+  app.use(
+    '/trpc/*',
+    trpcServer({
+      endpoint: '/trpc',
+      router: appRouter,
+      maxBatchSize: MAX_BATCH_SIZE,
+      createContext: (_opts, c) => createContextInner(deps, requestFacts(c as HonoContext<Env>, deps)),
+      responseMeta: ({ errors }) => {
+        const first = errors[0];
+        return first ? { headers: errorHeaders(toDomainError(first)) } : {};
+      },
+      onError: ({ error, path: procedure, ctx }) => {
+        const domain = toDomainError(error);
+        if (domain.code === 'INTERNAL')
+          log.error(
+            { err: error, procedure, requestId: (ctx as { requestId?: string })?.requestId },
+            'procedure failed',
+          );
+      },
+    }),
+  );
+
+  // REST: the same procedures through the OpenAPI adapter; its error bodies are reshaped to ours.
+  app.all('/api/*', async (c) => {
+    let failure: DomainError | undefined;
+    const response = await createOpenApiFetchHandler({
+      endpoint: '/api',
+      router: appRouter,
+      req: c.req.raw,
+      createContext: () => createContextInner(deps, requestFacts(c, deps)),
+      responseMeta: ({ errors }) => {
+        const first = errors[0];
+        if (!first) return {};
+        failure = toDomainError(first);
+        return { status: failure.status, headers: errorHeaders(failure) };
+      },
+      onError: ({ error, path: procedure }) => {
+        const domain = toDomainError(error);
+        if (domain.code === 'INTERNAL')
+          log.error({ err: error, procedure, requestId: c.get('requestId') }, 'procedure failed');
+      },
+    });
+    if (!failure) return response;
+    return sendError(c, failure);
+  });
+
+  app.get('/openapi.json', (c) => c.json(openApiDocument(config.publicUrl)));
+  app.get('/docs', (c) => c.html(docsPage()));
+  app.get('/docs/init.js', (c) => c.body(docsInitScript(), 200, { 'Content-Type': 'text/javascript; charset=utf-8' }));
+  app.get('/docs/assets/:file{swagger-ui\\.css|swagger-ui-bundle\\.js}', async (c) => {
+    const file = c.req.param('file');
+    const body = await readFile(path.join(swaggerUiDir, file));
+    const type = file.endsWith('.css') ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8';
+    return c.body(body, 200, { 'Content-Type': type, 'Cache-Control': 'public, max-age=86400' });
+  });
+
+  app.notFound((c) => sendError(c, new DomainError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)));
+  app.onError((error, c) => {
+    const domain = toDomainError(error);
+    if (domain.code === 'INTERNAL') log.error({ err: error, requestId: c.get('requestId') }, 'unhandled error');
+    return sendError(c, domain);
+  });
+  return app;
+}

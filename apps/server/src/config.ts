@@ -1,0 +1,124 @@
+import { z } from 'zod';
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+
+const int = (fallback: number, min: number, max: number) =>
+  z.coerce
+    .number({ error: 'expected a whole number' })
+    .int('expected a whole number')
+    .min(min)
+    .max(max)
+    .default(fallback);
+
+/** Every environment variable the server reads, validated once at start. */
+export const EnvSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    PORT: int(3000, 0, 65535),
+    LISTEN_HOST: z.string().default('0.0.0.0'),
+    HOST: z.url({ error: 'expected the public base URL, e.g. http://localhost:3000' }).optional(),
+    DATA_DIR: z.string().default('.data'),
+    DATABASE_URL: optionalString.pipe(
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\/.+/, 'expected postgres://user:password@host:port/database')
+        .optional(),
+    ),
+    DATABASE_POOL_MAX: int(20, 1, 500),
+    ADMIN_EMAIL: optionalString.pipe(z.email({ error: 'expected an email address' }).optional()),
+    ADMIN_USERNAME: optionalString,
+    ADMIN_PASSWORD: optionalString,
+    JWT_SECRET_KEY: optionalString,
+    ALGORITHM: z.enum(['HS256', 'HS384', 'HS512']).default('HS256'),
+    JWT_REFRESH_TOKEN_KEY: optionalString,
+    ACCESS_TOKEN_EXPIRE_MINUTES: int(15, 1, 24 * 60),
+    REFRESH_TOKEN_EXPIRE_DAYS: int(30, 1, 365),
+    HOLD_TTL_MINUTES: int(15, 1, 24 * 60),
+    CORS_ORIGINS: z
+      .string()
+      .default('')
+      .transform((value) =>
+        value
+          .split(',')
+          .map((origin) => origin.trim())
+          .filter(Boolean),
+      ),
+    BODY_LIMIT_BYTES: int(64 * 1024, 1024, 10 * 1024 * 1024),
+    RATE_LIMIT_AUTH_PER_MINUTE: int(20, 0, 1_000_000),
+    RATE_LIMIT_AUTH_PER_ACCOUNT_PER_MINUTE: int(10, 0, 1_000_000),
+    TRUST_PROXY: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((value) => value === 'true'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    GOOGLE_MAPS_API_KEY: optionalString,
+    GOOGLE_MAPS_BASE_URL: optionalString.pipe(z.url().optional()),
+    GEOCODER_TIMEOUT_MS: int(3000, 100, 60_000),
+    PAYPAL_CLIENT_ID: optionalString,
+    PAYPAL_SECRET_KEY: optionalString,
+    PAYPAL_ENV: z.enum(['sandbox', 'live']).default('sandbox'),
+    PAYPAL_API_BASE_URL: optionalString.pipe(z.url().optional()),
+    PAYPAL_TIMEOUT_MS: int(10_000, 100, 120_000),
+  })
+  .superRefine((env, ctx) => {
+    const adminSet = [env.ADMIN_EMAIL, env.ADMIN_USERNAME, env.ADMIN_PASSWORD].filter(Boolean).length;
+    if (adminSet !== 0 && adminSet !== 3) {
+      for (const name of ['ADMIN_EMAIL', 'ADMIN_USERNAME', 'ADMIN_PASSWORD'] as const) {
+        if (!env[name])
+          ctx.addIssue({ code: 'custom', path: [name], message: 'set all three admin variables or none' });
+      }
+    }
+    if (env.NODE_ENV !== 'production') return;
+    if (!env.JWT_SECRET_KEY || env.JWT_SECRET_KEY.length < 32)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JWT_SECRET_KEY'],
+        message: 'required in production, at least 32 characters',
+      });
+    if (!env.JWT_REFRESH_TOKEN_KEY || env.JWT_REFRESH_TOKEN_KEY.length < 32)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JWT_REFRESH_TOKEN_KEY'],
+        message: 'required in production, at least 32 characters',
+      });
+    if (env.ADMIN_PASSWORD && env.ADMIN_PASSWORD.length < 12)
+      ctx.addIssue({ code: 'custom', path: ['ADMIN_PASSWORD'], message: 'at least 12 characters in production' });
+    if (!env.HOST)
+      ctx.addIssue({ code: 'custom', path: ['HOST'], message: 'required in production (public base URL)' });
+  });
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export type Config = Env & {
+  /** Public base URL used in links we hand out (PayPal return/cancel URLs). */
+  publicUrl: string;
+};
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(problems.join('\n'));
+    this.problems = problems;
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws ConfigError naming each bad variable. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const parsed = EnvSchema.safeParse(source);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'environment');
+      const got = source[name];
+      const shown = got === undefined || /SECRET|PASSWORD|KEY/.test(name) ? '' : ` (got "${got}")`;
+      return `${name}: ${issue.message}${shown}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const env = parsed.data;
+  const publicUrl = (env.HOST ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
+  return { ...env, publicUrl };
+}

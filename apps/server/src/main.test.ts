@@ -1,0 +1,90 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TEST_SECRETS } from './test/harness.ts';
+
+const main = path.join(import.meta.dirname, 'main.ts');
+
+function run(env: Record<string, string>): ChildProcess & { output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [main], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: 'pipe' });
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return Object.assign(child, { output: () => output, exited });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+describe('the server process', () => {
+  it.each([
+    ['PORT', 'abc'],
+    ['DATABASE_URL', 'nonsense'],
+  ])('exits non-zero naming %s when it is malformed', async (name, value) => {
+    const child = run({ [name]: value });
+    expect(await child.exited).not.toBe(0);
+    const lines = child.output().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^Configuration error: ${name}: `));
+  });
+
+  it('starts on an embedded PostgreSQL, stops it on SIGTERM, and reuses the data on restart', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'boxoffice-main-'));
+    dirs.push(dataDir);
+    const env = { DATA_DIR: dataDir, PORT: '0', LISTEN_HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...TEST_SECRETS };
+
+    const start = async () => {
+      const child = run(env);
+      for (let i = 0; i < 300 && !/listening on (\S+)/.test(child.output()); i++) await new Promise((r) => setTimeout(r, 100));
+      const url = /listening on (\S+)/.exec(child.output())?.[1];
+      expect(url, child.output()).toBeTruthy();
+      return { child, url: url as string };
+    };
+
+    const first = await start();
+    expect((await fetch(`${first.url}/readyz`)).status).toBe(200);
+    const register = await fetch(`${first.url}/api/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'keep@example.test', username: 'keeper', password: 'a-long-enough-password' }),
+    });
+    expect(register.status).toBe(200);
+    const pidFile = path.join(dataDir, 'pg', 'postmaster.pid');
+    const postgresPid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+    expect(alive(postgresPid)).toBe(true);
+
+    first.child.kill('SIGTERM');
+    expect(await first.child.exited).toBe(0);
+    expect(alive(postgresPid)).toBe(false);
+    expect(existsSync(pidFile)).toBe(false);
+
+    const second = await start();
+    const login = await fetch(`${second.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'keep@example.test', password: 'a-long-enough-password' }),
+    });
+    expect(login.status).toBe(200);
+    second.child.kill('SIGTERM');
+    expect(await second.child.exited).toBe(0);
+  }, 60_000);
+});

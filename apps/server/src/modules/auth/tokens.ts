@@ -1,0 +1,77 @@
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { DomainError, type Role } from '@boxoffice/contracts';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import type { Clock } from '../../lib/clock.ts';
+
+export const TOKEN_ISSUER = 'boxoffice';
+export const TOKEN_AUDIENCE = 'boxoffice-api';
+const ACCESS_TOKEN_TYPE = 'at+jwt';
+
+export type AuthUser = { id: string; role: Role };
+
+export type TokenServiceOptions = {
+  jwtSecret: string;
+  algorithm: 'HS256' | 'HS384' | 'HS512';
+  refreshKey: string;
+  accessTtlMinutes: number;
+  refreshTtlDays: number;
+  clock: Clock;
+};
+
+/** Signs and verifies access tokens (JWT) and mints opaque refresh tokens stored only as keyed hashes. */
+export class TokenService {
+  private readonly secret: Uint8Array;
+  private readonly opts: TokenServiceOptions;
+
+  constructor(opts: TokenServiceOptions) {
+    this.opts = opts;
+    this.secret = new TextEncoder().encode(opts.jwtSecret);
+  }
+
+  get accessTtlSeconds(): number {
+    return this.opts.accessTtlMinutes * 60;
+  }
+
+  async signAccess(user: AuthUser): Promise<string> {
+    const nowSeconds = Math.floor(this.opts.clock.now().getTime() / 1000);
+    return new SignJWT({ role: user.role })
+      .setProtectedHeader({ alg: this.opts.algorithm, typ: ACCESS_TOKEN_TYPE })
+      .setSubject(user.id)
+      .setIssuer(TOKEN_ISSUER)
+      .setAudience(TOKEN_AUDIENCE)
+      .setIssuedAt(nowSeconds)
+      .setExpirationTime(nowSeconds + this.accessTtlSeconds)
+      .setJti(randomUUID())
+      .sign(this.secret);
+  }
+
+  /** Pins algorithm, issuer, audience and type; requires exp, sub and jti. Anything else is INVALID_TOKEN. */
+  async verifyAccess(token: string): Promise<AuthUser> {
+    try {
+      const { payload } = await jwtVerify(token, this.secret, {
+        algorithms: [this.opts.algorithm],
+        issuer: TOKEN_ISSUER,
+        audience: TOKEN_AUDIENCE,
+        typ: ACCESS_TOKEN_TYPE,
+        requiredClaims: ['exp', 'sub', 'jti', 'iat'],
+        currentDate: this.opts.clock.now(),
+      });
+      const role = payload.role;
+      if ((role !== 'admin' && role !== 'user') || typeof payload.sub !== 'string') throw new Error('bad claims');
+      return { id: payload.sub, role };
+    } catch (error) {
+      const expired = error instanceof joseErrors.JWTExpired;
+      throw new DomainError('INVALID_TOKEN', expired ? 'Access token expired' : 'Invalid access token');
+    }
+  }
+
+  newRefreshToken(): { token: string; hash: string; expiresAt: Date } {
+    const token = `rt_${randomBytes(32).toString('base64url')}`;
+    const expiresAt = new Date(this.opts.clock.now().getTime() + this.opts.refreshTtlDays * 86_400_000);
+    return { token, hash: this.hashRefreshToken(token), expiresAt };
+  }
+
+  hashRefreshToken(token: string): string {
+    return createHmac('sha256', this.opts.refreshKey).update(token).digest('base64url');
+  }
+}

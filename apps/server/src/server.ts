@@ -1,0 +1,109 @@
+import type { AddressInfo } from 'node:net';
+import { createOrm, type EmbeddedDatabase, migrate, startEmbeddedPostgres } from '@boxoffice/db';
+import { serve } from '@hono/node-server';
+import { buildApp } from './app.ts';
+import type { Config } from './config.ts';
+import { type Clock, systemClock } from './lib/clock.ts';
+import { MemoryRateLimitStore, RateLimiter } from './lib/rate-limit.ts';
+import { devSecretsPath, loadOrCreateDevSecrets } from './lib/secrets.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { ensureAdmin } from './modules/auth/auth.service.ts';
+import { TokenService } from './modules/auth/tokens.ts';
+import type { AppDeps } from './trpc/context.ts';
+
+export type AdminNotice = { email: string; created: boolean; passwordSource: 'env' | 'file'; file?: string };
+
+export type RunningServer = {
+  url: string;
+  deps: AppDeps;
+  admin: AdminNotice;
+  databaseSource: 'url' | 'embedded';
+  stop: () => Promise<void>;
+};
+
+export type StartOptions = { log?: Logger; clock?: Clock; listen?: boolean };
+
+/** Wires database, migrations, admin, app and HTTP listener; `stop` undoes it all in reverse. */
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
+  const log = opts.log ?? createLogger(config.LOG_LEVEL);
+  const clock = opts.clock ?? systemClock;
+  const cleanups: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        log.error({ err: error }, 'shutdown step failed');
+      }
+    }
+  };
+  try {
+    let url = config.DATABASE_URL;
+    let embedded: EmbeddedDatabase | undefined;
+    if (!url) {
+      log.info({ dataDir: config.DATA_DIR }, 'starting embedded PostgreSQL');
+      embedded = await startEmbeddedPostgres({ dataDir: config.DATA_DIR, onLog: (line) => log.debug({ pg: line }) });
+      cleanups.push(() => embedded?.stop() ?? Promise.resolve());
+      url = embedded.url;
+    }
+    const orm = await createOrm({ url, poolMax: config.DATABASE_POOL_MAX });
+    cleanups.push(() => orm.close(true));
+    const applied = await migrate(orm);
+    if (applied.length) log.info({ applied }, 'migrations applied');
+
+    const needsDevSecrets = !config.JWT_SECRET_KEY || !config.JWT_REFRESH_TOKEN_KEY || !config.ADMIN_EMAIL;
+    const dev = needsDevSecrets ? await loadOrCreateDevSecrets(config.DATA_DIR) : undefined;
+    if (!config.JWT_SECRET_KEY)
+      log.warn(
+        { file: devSecretsPath(config.DATA_DIR) },
+        'JWT_SECRET_KEY not set: using a generated development secret',
+      );
+    const tokens = new TokenService({
+      jwtSecret: config.JWT_SECRET_KEY ?? dev?.jwtSecret ?? '',
+      refreshKey: config.JWT_REFRESH_TOKEN_KEY ?? dev?.refreshKey ?? '',
+      algorithm: config.ALGORITHM,
+      accessTtlMinutes: config.ACCESS_TOKEN_EXPIRE_MINUTES,
+      refreshTtlDays: config.REFRESH_TOKEN_EXPIRE_DAYS,
+      clock,
+    });
+
+    const seed = config.ADMIN_EMAIL
+      ? { email: config.ADMIN_EMAIL, username: config.ADMIN_USERNAME ?? 'admin', password: config.ADMIN_PASSWORD ?? '' }
+      : { email: 'admin@boxoffice.local', username: 'admin', password: dev?.adminPassword ?? '' };
+    const created = (await ensureAdmin(orm.em.fork(), seed)) === 'created';
+    const admin: AdminNotice = config.ADMIN_EMAIL
+      ? { email: seed.email, created, passwordSource: 'env' }
+      : { email: seed.email, created, passwordSource: 'file', file: devSecretsPath(config.DATA_DIR) };
+
+    const deps: AppDeps = {
+      config,
+      orm,
+      log,
+      clock,
+      tokens,
+      rateLimiter: new RateLimiter(new MemoryRateLimitStore(), () => clock.now().getTime()),
+    };
+    const app = buildApp(deps);
+
+    let listenUrl = config.publicUrl;
+    if (opts.listen !== false) {
+      const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+        const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.LISTEN_HOST }, () => resolve(s));
+      });
+      const port = (server.address() as AddressInfo).port;
+      listenUrl = `http://localhost:${port}`;
+      cleanups.push(
+        () =>
+          new Promise<void>((resolve) => {
+            // stop accepting, let in-flight requests finish, then drop idle keep-alive sockets
+            server.close(() => resolve());
+            (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+          }),
+      );
+    }
+    return { url: listenUrl, deps, admin, databaseSource: embedded ? 'embedded' : 'url', stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,102 @@
+import { createTestDatabase } from '@boxoffice/db/testing';
+import { inject } from 'vitest';
+import { loadConfig } from '../config.ts';
+import type { Clock } from '../lib/clock.ts';
+import { createLogger, type Logger } from '../logger.ts';
+import { type RunningServer, startServer } from '../server.ts';
+
+export const ADMIN = { email: 'admin@example.test', username: 'admin', password: 'admin-password-123' };
+export const TEST_SECRETS = {
+  JWT_SECRET_KEY: 'test-jwt-secret-that-is-long-enough-0123456789',
+  JWT_REFRESH_TOKEN_KEY: 'test-refresh-key-that-is-long-enough-0123456789',
+};
+
+export type TestServer = RunningServer & {
+  /** JSON request against the listening server; returns status, headers and parsed body. */
+  http: <T = any>(
+    method: string,
+    path: string,
+    init?: { body?: unknown; token?: string; headers?: Record<string, string> },
+  ) => Promise<{ status: number; headers: Headers; body: T }>;
+  sql: <T = Record<string, unknown>>(query: string, params?: unknown[]) => Promise<T[]>;
+  close: () => Promise<void>;
+};
+
+/** A real server on a real, private PostgreSQL database, listening on a random loopback port. */
+export async function startTestServer(
+  opts: { env?: Record<string, string>; clock?: Clock; log?: Logger } = {},
+): Promise<TestServer> {
+  const database = await createTestDatabase(inject('databaseAdminUrl'));
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    LISTEN_HOST: '127.0.0.1',
+    DATABASE_URL: database.url,
+    ADMIN_EMAIL: ADMIN.email,
+    ADMIN_USERNAME: ADMIN.username,
+    ADMIN_PASSWORD: ADMIN.password,
+    RATE_LIMIT_AUTH_PER_MINUTE: '0',
+    RATE_LIMIT_AUTH_PER_ACCOUNT_PER_MINUTE: '0',
+    LOG_LEVEL: 'silent',
+    ...TEST_SECRETS,
+    ...opts.env,
+  });
+  const running = await startServer(config, { clock: opts.clock, log: opts.log ?? createLogger('silent') });
+  const http: TestServer['http'] = async (method, path, init = {}) => {
+    const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
+    if (init.body !== undefined) headers['content-type'] ??= 'application/json';
+    if (init.token) headers.authorization = `Bearer ${init.token}`;
+    const response = await fetch(`${running.url}${path}`, {
+      method,
+      headers,
+      body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
+      redirect: 'manual',
+    });
+    const text = await response.text();
+    let body: unknown = text;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: response.status, headers: response.headers, body: body as any };
+  };
+  return {
+    ...running,
+    http,
+    sql: (query, params = []) => running.deps.orm.em.fork().execute(query, params as never[]) as never,
+    close: async () => {
+      await running.stop();
+      await database.drop();
+    },
+  };
+}
+
+let userCounter = 0;
+/** Registers and signs in a fresh user; returns its tokens and id. */
+export async function signUp(server: TestServer, prefix = 'user') {
+  userCounter += 1;
+  const email = `${prefix}-${process.pid}-${userCounter}-${Date.now()}@example.test`;
+  const password = 'a-long-enough-password';
+  const reg = await server.http('POST', '/api/auth/register', {
+    body: { email, username: `${prefix}${userCounter}`, password },
+  });
+  if (reg.status !== 200) throw new Error(`register failed: ${JSON.stringify(reg.body)}`);
+  const login = await server.http('POST', '/api/auth/login', { body: { email, password } });
+  if (login.status !== 200) throw new Error(`login failed: ${JSON.stringify(login.body)}`);
+  return {
+    id: reg.body.id as string,
+    email,
+    password,
+    accessToken: login.body.accessToken as string,
+    refreshToken: login.body.refreshToken as string,
+  };
+}
+
+export async function signInAdmin(server: TestServer) {
+  const login = await server.http('POST', '/api/auth/login', {
+    body: { email: ADMIN.email, password: ADMIN.password },
+  });
+  if (login.status !== 200) throw new Error(`admin login failed: ${JSON.stringify(login.body)}`);
+  return { id: login.body.user.id as string, accessToken: login.body.accessToken as string };
+}

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { IdSchema, TimestampSchema } from './common.ts';
+
+export const RoleSchema = z.enum(['admin', 'user']);
+export type Role = z.infer<typeof RoleSchema>;
+
+export const EmailSchema = z
+  .email()
+  .max(254)
+  .transform((email) => email.trim().toLowerCase());
+
+export const PASSWORD_MIN = 10;
+export const PASSWORD_MAX = 128;
+export const PasswordSchema = z
+  .string()
+  .min(PASSWORD_MIN, `Password must be at least ${PASSWORD_MIN} characters`)
+  .max(PASSWORD_MAX, `Password must be at most ${PASSWORD_MAX} characters`);
+
+export const UsernameSchema = z
+  .string()
+  .trim()
+  .min(3)
+  .max(32)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'Letters, digits, dot, dash and underscore only');
+
+/** Unknown keys (such as `role`) are stripped: registration always makes a plain user. */
+export const RegisterInputSchema = z.object({
+  username: UsernameSchema,
+  email: EmailSchema,
+  password: PasswordSchema,
+});
+export type RegisterInput = z.infer<typeof RegisterInputSchema>;
+
+export const LoginInputSchema = z.object({
+  email: EmailSchema,
+  password: z.string().min(1).max(PASSWORD_MAX),
+});
+export type LoginInput = z.infer<typeof LoginInputSchema>;
+
+export const RefreshInputSchema = z.object({ refreshToken: z.string().min(1).max(512) });
+export type RefreshInput = z.infer<typeof RefreshInputSchema>;
+
+export const UserSchema = z.object({
+  id: IdSchema,
+  email: z.string(),
+  username: z.string(),
+  role: RoleSchema,
+  createdAt: TimestampSchema,
+});
+export type User = z.infer<typeof UserSchema>;
+
+export const TokenPairSchema = z.object({
+  tokenType: z.literal('Bearer'),
+  accessToken: z.string(),
+  expiresIn: z.number().int().meta({ description: 'Access token lifetime in seconds' }),
+  refreshToken: z.string(),
+  refreshExpiresAt: TimestampSchema,
+});
+export type TokenPair = z.infer<typeof TokenPairSchema>;
+
+export const SessionSchema = TokenPairSchema.extend({ user: UserSchema });
+export type Session = z.infer<typeof SessionSchema>;
+
+export const LogoutOutputSchema = z.object({ ok: z.literal(true) });

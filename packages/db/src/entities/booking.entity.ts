@@ -1,0 +1,31 @@
+import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+
+export const BOOKING_STATUSES = ['HELD', 'CONFIRMED', 'CANCELLED', 'EXPIRED', 'REFUNDED'] as const;
+
+export const Booking = defineEntity({
+  name: 'Booking',
+  tableName: 'bookings',
+  properties: {
+    id: p.uuid().primary(),
+    userId: p.uuid(),
+    eventId: p.uuid(),
+    quantity: p.integer(),
+    unitPriceMinor: p.integer(),
+    totalMinor: p.integer(),
+    currency: p.string(),
+    status: p.enum(BOOKING_STATUSES),
+    holdExpiresAt: p.datetime(),
+    paypalOrderId: p.string().nullable(),
+    paypalCaptureId: p.string().nullable(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
+    confirmedAt: p.datetime().nullable(),
+    cancelledAt: p.datetime().nullable(),
+    expiredAt: p.datetime().nullable(),
+    refundedAt: p.datetime().nullable(),
+  },
+});
+export type Booking = InferEntity<typeof Booking>;

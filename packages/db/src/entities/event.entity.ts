@@ -1,0 +1,54 @@
+import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+
+export const EVENT_STATUSES = ['draft', 'published', 'cancelled'] as const;
+
+export const Event = defineEntity({
+  name: 'Event',
+  tableName: 'events',
+  properties: {
+    id: p.uuid().primary(),
+    title: p.string(),
+    description: p.text(),
+    venueName: p.string(),
+    address: p.string(),
+    formattedAddress: p.string().nullable(),
+    latitude: p.double().nullable(),
+    longitude: p.double().nullable(),
+    placeId: p.string().nullable(),
+    startsAt: p.datetime(),
+    endsAt: p.datetime().nullable(),
+    timezone: p.string(),
+    priceMinor: p.integer(),
+    currency: p.string(),
+    capacity: p.integer(),
+    available: p.integer(),
+    held: p.integer(),
+    sold: p.integer(),
+    maxPerOrder: p.integer(),
+    maxPerUser: p.integer(),
+    status: p.enum(EVENT_STATUSES),
+    createdBy: p.uuid(),
+    version: p.integer().version(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
+  },
+});
+export type Event = InferEntity<typeof Event>;
+
+export const GeocodeCacheEntry = defineEntity({
+  name: 'GeocodeCacheEntry',
+  tableName: 'geocode_cache',
+  properties: {
+    addressKey: p.string().primary(),
+    status: p.enum(['OK', 'ZERO_RESULTS'] as const),
+    latitude: p.double().nullable(),
+    longitude: p.double().nullable(),
+    formattedAddress: p.string().nullable(),
+    placeId: p.string().nullable(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+  },
+});
+export type GeocodeCacheEntry = InferEntity<typeof GeocodeCacheEntry>;

@@ -1,0 +1,4 @@
+export * from './embedded.ts';
+export * from './entities/index.ts';
+export * from './migrate.ts';
+export * from './orm.ts';

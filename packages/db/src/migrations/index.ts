@@ -1,0 +1,12 @@
+import { sql as accounts } from './0001-accounts.ts';
+import { sql as events } from './0002-events.ts';
+import { sql as bookings } from './0003-bookings.ts';
+
+export type Migration = { name: string; sql: string };
+
+/** Applied in this order, each once, each in its own transaction. Never edit a shipped one: add another. */
+export const migrations: Migration[] = [
+  { name: '0001-accounts', sql: accounts },
+  { name: '0002-events', sql: events },
+  { name: '0003-bookings', sql: bookings },
+];
