@@ -82,6 +82,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       clock,
       tokens,
       rateLimiter: new RateLimiter(new MemoryRateLimitStore(), () => clock.now().getTime()),
+      geocoder: null,
     };
     const app = buildApp(deps);
 

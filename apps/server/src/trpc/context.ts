@@ -4,6 +4,7 @@ import type { Clock } from '../lib/clock.ts';
 import type { RateLimiter } from '../lib/rate-limit.ts';
 import type { Logger } from '../logger.ts';
 import type { AuthUser, TokenService } from '../modules/auth/tokens.ts';
+import type { Geocoder } from '../modules/events/geocoder.ts';
 
 /** Long-lived collaborators, built once per process. */
 export type AppDeps = {
@@ -13,6 +14,8 @@ export type AppDeps = {
   clock: Clock;
   tokens: TokenService;
   rateLimiter: RateLimiter;
+  /** Null when no GOOGLE_MAPS_API_KEY is configured: coordinates come from the input or stay empty. */
+  geocoder: Geocoder | null;
 };
 
 /** What every procedure sees: its own EntityManager fork and what the transport told us. */
