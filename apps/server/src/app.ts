@@ -42,6 +42,12 @@ function requestFacts(c: HonoContext<Env>, deps: AppDeps): RequestFacts {
   };
 }
 
+function withJsonContentType(source: Headers): Headers {
+  const headers = new Headers(source);
+  headers.set('content-type', 'application/json');
+  return headers;
+}
+
 function sendError(c: HonoContext<Env>, error: DomainError) {
   for (const [name, value] of Object.entries(errorHeaders(error))) c.header(name, value);
   return c.json(errorBody(error, c.get('requestId')), error.status as 400);
@@ -144,13 +150,42 @@ export function buildApp(deps: AppDeps): Hono<Env> {
     }),
   );
 
+  // The earlier service's booking URL carries the quantity in the query string, which the OpenAPI
+  // adapter ignores on POST; fold it into the body and hand the request on.
+  app.post('/api/events/:eventId/book', async (c, next) => {
+    const fromQuery = c.req.query('ticket_quantity');
+    if (fromQuery === undefined) return next();
+    const text = await c.req.text();
+    let body: Record<string, unknown> = {};
+    try {
+      body = text.trim() ? (JSON.parse(text) as Record<string, unknown>) : {};
+    } catch {
+      return sendError(c, new DomainError('MALFORMED_REQUEST', 'Malformed request body'));
+    }
+    const forwarded = new Request(c.req.url, {
+      method: 'POST',
+      headers: withJsonContentType(c.req.raw.headers),
+      body: JSON.stringify({ quantity: fromQuery, ...body }),
+    });
+    return restHandler(c, forwarded);
+  });
+
   // REST: the same procedures through the OpenAPI adapter; its error bodies are reshaped to ours.
-  app.all('/api/*', async (c) => {
+  const restHandler = async (c: HonoContext<Env>, incoming: Request) => {
+    // a bodiless POST (e.g. `curl -X POST .../cancel`) is an empty JSON object, not a 415
+    const bodiless = ['POST', 'PATCH'].includes(incoming.method) && !incoming.headers.get('content-type');
+    const req = bodiless
+      ? new Request(incoming.url, {
+          method: incoming.method,
+          headers: withJsonContentType(incoming.headers),
+          body: (await incoming.text()) || '{}',
+        })
+      : incoming;
     let failure: DomainError | undefined;
     const response = await createOpenApiFetchHandler({
       endpoint: '/api',
       router: appRouter,
-      req: c.req.raw,
+      req,
       createContext: () => createContextInner(deps, requestFacts(c, deps)),
       responseMeta: ({ errors }) => {
         const first = errors[0];
@@ -166,7 +201,8 @@ export function buildApp(deps: AppDeps): Hono<Env> {
     });
     if (!failure) return response;
     return sendError(c, failure);
-  });
+  };
+  app.all('/api/*', (c) => restHandler(c, c.req.raw));
 
   app.get('/openapi.json', (c) => c.json(openApiDocument(config.publicUrl)));
   app.get('/docs', (c) => c.html(docsPage()));

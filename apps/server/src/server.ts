@@ -9,6 +9,8 @@ import { devSecretsPath, loadOrCreateDevSecrets } from './lib/secrets.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { ensureAdmin } from './modules/auth/auth.service.ts';
 import { TokenService } from './modules/auth/tokens.ts';
+import { EXPIRE_HOLD_QUEUE, releaseHold } from './modules/bookings/holds.ts';
+import { JobWorker } from './jobs/job-queue.ts';
 import type { AppDeps } from './trpc/context.ts';
 
 export type AdminNotice = { email: string; created: boolean; passwordSource: 'env' | 'file'; file?: string };
@@ -18,6 +20,7 @@ export type RunningServer = {
   deps: AppDeps;
   admin: AdminNotice;
   databaseSource: 'url' | 'embedded';
+  worker: JobWorker;
   stop: () => Promise<void>;
 };
 
@@ -86,6 +89,22 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     };
     const app = buildApp(deps);
 
+    const worker = new JobWorker({
+      orm,
+      clock,
+      log,
+      handlers: {
+        [EXPIRE_HOLD_QUEUE]: async (payload) => {
+          const now = clock.now();
+          await orm.em.fork().transactional((tx) =>
+            releaseHold(tx, String(payload.bookingId), 'EXPIRED', now, { onlyIfLapsed: true }),
+          );
+        },
+      },
+    });
+    worker.start();
+    cleanups.push(() => worker.stop());
+
     let listenUrl = config.publicUrl;
     if (opts.listen !== false) {
       const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
@@ -102,7 +121,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           }),
       );
     }
-    return { url: listenUrl, deps, admin, databaseSource: embedded ? 'embedded' : 'url', stop: stopAll };
+    return { url: listenUrl, deps, admin, databaseSource: embedded ? 'embedded' : 'url', worker, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

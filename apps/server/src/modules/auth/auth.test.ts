@@ -318,7 +318,7 @@ describe('rate limits', () => {
 
   it('20 wrong passwords in a row end in 429 RATE_LIMITED with Retry-After', async () => {
     const statuses: number[] = [];
-    let last: Awaited<ReturnType<TestServer['http']>> | undefined;
+    let last: { status: number; headers: Headers; body: any } | undefined;
     for (let i = 0; i < 20; i++) {
       last = await limited.http('POST', '/api/auth/login', { body: { email: ADMIN.email, password: `wrong-${i}` } });
       statuses.push(last.status);

@@ -1,0 +1,64 @@
+import {
+  BookingIdInputSchema,
+  BookingPageSchema,
+  BookingSchema,
+  CreateBookingInputSchema,
+  ListBookingsInputSchema,
+  ListMyBookingsInputSchema,
+} from '@boxoffice/contracts';
+import type { Context } from '../../trpc/context.ts';
+import { adminProcedure, protectedProcedure, router } from '../../trpc/init.ts';
+import { cancelBooking, createBooking, getBooking, listBookings } from './bookings.service.ts';
+
+const tags = ['bookings'];
+
+function bookingDeps(ctx: Context) {
+  return { em: ctx.em, clock: ctx.deps.clock, holdTtlMinutes: ctx.deps.config.HOLD_TTL_MINUTES };
+}
+
+export const bookingsRouter = router({
+  create: protectedProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/events/{eventId}/book',
+        tags,
+        protect: true,
+        summary: 'Hold tickets and start the payment',
+        description:
+          'Body `{ "quantity": N }`, or `?ticket_quantity=N` as the earlier service took it. ' +
+          'Send an `Idempotency-Key` header to make retries safe.',
+      },
+    })
+    .input(CreateBookingInputSchema)
+    .output(BookingSchema)
+    .mutation(({ ctx, input }) => createBooking(bookingDeps(ctx), ctx.user, input, ctx.idempotencyKey)),
+
+  get: protectedProcedure
+    .meta({ openapi: { method: 'GET', path: '/bookings/{bookingId}', tags, protect: true, summary: 'One booking' } })
+    .input(BookingIdInputSchema)
+    .output(BookingSchema)
+    .query(({ ctx, input }) => getBooking(bookingDeps(ctx), ctx.user, input.bookingId)),
+
+  listMine: protectedProcedure
+    .meta({ openapi: { method: 'GET', path: '/bookings', tags, protect: true, summary: 'My bookings, newest first' } })
+    .input(ListMyBookingsInputSchema)
+    .output(BookingPageSchema)
+    .query(({ ctx, input }) => listBookings(bookingDeps(ctx), { ...input, userId: ctx.user.id })),
+
+  cancel: protectedProcedure
+    .meta({
+      openapi: { method: 'POST', path: '/bookings/{bookingId}/cancel', tags, protect: true, summary: 'Release a hold' },
+    })
+    .input(BookingIdInputSchema)
+    .output(BookingSchema)
+    .mutation(({ ctx, input }) => cancelBooking(bookingDeps(ctx), ctx.user, input.bookingId)),
+
+  list: adminProcedure
+    .meta({
+      openapi: { method: 'GET', path: '/admin/bookings', tags, protect: true, summary: 'All bookings (admin)' },
+    })
+    .input(ListBookingsInputSchema)
+    .output(BookingPageSchema)
+    .query(({ ctx, input }) => listBookings(bookingDeps(ctx), input)),
+});

@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobWorker } from '../../jobs/job-queue.ts';
+import { manualClock } from '../../lib/clock.ts';
+import { createLogger } from '../../logger.ts';
+import { expectBalanced, makeBuyers, seedEvent, ticketCounts } from '../../test/fixtures.ts';
+import { startTestServer, type TestServer } from '../../test/harness.ts';
+import { EXPIRE_HOLD_QUEUE, releaseHold } from './holds.ts';
+
+const clock = manualClock(new Date('2026-12-01T10:00:00Z'));
+const TTL_MS = 15 * 60_000;
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer({ clock, env: { HOLD_TTL_MINUTES: '15', ACCESS_TOKEN_EXPIRE_MINUTES: '600' } });
+});
+afterAll(() => server?.close());
+
+const book = (token: string, eventId: string, quantity: number) =>
+  server.http('POST', `/api/events/${eventId}/book`, { token, body: { quantity } });
+
+function secondWorker() {
+  const orm = server.deps.orm;
+  return new JobWorker({
+    orm,
+    clock,
+    log: createLogger('silent'),
+    handlers: {
+      [EXPIRE_HOLD_QUEUE]: async (payload) => {
+        await orm.em
+          .fork()
+          .transactional((tx) =>
+            releaseHold(tx, String(payload.bookingId), 'EXPIRED', clock.now(), { onlyIfLapsed: true }),
+          );
+      },
+    },
+  });
+}
+
+describe('hold expiry', () => {
+  it('a lapsed hold is not live anywhere, even before the job runs', async () => {
+    const eventId = await seedEvent(server, { capacity: 4 });
+    const [first, second] = await makeBuyers(server, 2);
+    const held = await book(first!.token, eventId, 4);
+    expect(held.status).toBe(200);
+    expect((await book(second!.token, eventId, 1)).body.error.code).toBe('SOLD_OUT');
+
+    clock.advance(TTL_MS + 1000);
+    // no job has run (the worker's lease check uses the same clock, but we do not call it here)
+    const other = await book(second!.token, eventId, 3);
+    expect(other.status).toBe(200);
+    const mine = await server.http('GET', `/api/bookings/${held.body.id}`, { token: first!.token });
+    expect(mine.body).toMatchObject({ status: 'EXPIRED', expiredAt: expect.any(String) });
+    // the buyer whose hold lapsed may hold again: the lapsed hold is not their "open hold"
+    expect((await book(first!.token, eventId, 1)).status).toBe(200);
+    expect(await expectBalanced(server, eventId)).toMatchObject({ available: 0, held: 4 });
+  });
+
+  it('two workers at once release each expired hold exactly once, and availability comes back exactly', async () => {
+    const eventId = await seedEvent(server, { capacity: 30 });
+    const buyers = await makeBuyers(server, 10);
+    for (const buyer of buyers) expect((await book(buyer.token, eventId, 3)).status).toBe(200);
+    expect(await ticketCounts(server, eventId)).toMatchObject({ available: 0, held: 30 });
+
+    await server.worker.runDue();
+    expect(await ticketCounts(server, eventId)).toMatchObject({ held: 30 }); // nothing due yet
+
+    clock.advance(TTL_MS + 1000);
+    const other = secondWorker();
+    const [a, b] = await Promise.all([server.worker.runDue(), other.runDue()]);
+    expect(a + b).toBeGreaterThanOrEqual(10);
+    expect(await expectBalanced(server, eventId)).toMatchObject({ available: 30, held: 0, sold: 0 });
+    const expired = await server.sql(
+      "SELECT count(*)::int AS n FROM bookings WHERE event_id = ? AND status = 'EXPIRED'",
+      [eventId],
+    );
+    expect(expired[0]?.n).toBe(10);
+    const done = await server.sql(
+      `SELECT count(*)::int AS n FROM jobs WHERE queue = ? AND done_at IS NOT NULL
+       AND payload->>'bookingId' IN (SELECT id::text FROM bookings WHERE event_id = ?)`,
+      [EXPIRE_HOLD_QUEUE, eventId],
+    );
+    expect(done[0]?.n).toBe(10);
+  });
+
+  it('a cancelled hold is not released again by its expiry job', async () => {
+    const eventId = await seedEvent(server, { capacity: 5 });
+    const [buyer] = await makeBuyers(server, 1);
+    const held = await book(buyer!.token, eventId, 2);
+    await server.http('POST', `/api/bookings/${held.body.id}/cancel`, { token: buyer!.token });
+    clock.advance(TTL_MS + 1000);
+    await server.worker.runDue();
+    expect(await expectBalanced(server, eventId)).toMatchObject({ available: 5, held: 0 });
+    const row = await server.sql('SELECT status FROM bookings WHERE id = ?', [held.body.id]);
+    expect(row[0]?.status).toBe('CANCELLED');
+  });
+});

@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectBalanced, makeBuyers, seedEvent } from '../../test/fixtures.ts';
+import { startTestServer, type TestServer } from '../../test/harness.ts';
+
+// These fail on a read-check-write implementation: concurrent buyers would all see the same
+// `available` and oversell, or one user would slip two holds past a read-only check.
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server?.close());
+
+describe('a hot on-sale', () => {
+  it('200 concurrent buyers of 1-4 tickets against 10: no oversell, losers get SOLD_OUT, counts balance', async () => {
+    const eventId = await seedEvent(server, { capacity: 10, maxPerOrder: 4 });
+    const buyers = await makeBuyers(server, 200);
+    const results = await Promise.all(
+      buyers.map((buyer, i) =>
+        server.http('POST', `/api/events/${eventId}/book`, { token: buyer.token, body: { quantity: (i % 4) + 1 } }),
+      ),
+    );
+    const winners = results.filter((r) => r.status === 200);
+    const losers = results.filter((r) => r.status !== 200);
+    const sold = winners.reduce((sum, r) => sum + r.body.quantity, 0);
+    expect(sold).toBeLessThanOrEqual(10);
+    expect(winners.length).toBeGreaterThan(0);
+    for (const loser of losers) {
+      expect(loser.status).toBe(409);
+      expect(loser.body.error.code).toBe('SOLD_OUT');
+    }
+    const counts = await expectBalanced(server, eventId);
+    expect(counts.held).toBe(sold);
+    // whoever lost saw a true remainder: nothing left that fits their order
+    expect(counts.available).toBeLessThan(4);
+  });
+
+  it('one user firing 5 parallel bookings gets exactly one HELD; the rest 409 HOLD_ALREADY_OPEN', async () => {
+    const events = await Promise.all(Array.from({ length: 5 }, () => seedEvent(server, { capacity: 50 })));
+    const [buyer] = await makeBuyers(server, 1);
+    const results = await Promise.all(
+      events.map((eventId) =>
+        server.http('POST', `/api/events/${eventId}/book`, { token: buyer!.token, body: { quantity: 2 } }),
+      ),
+    );
+    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+    for (const r of results.filter((r) => r.status !== 200)) {
+      expect(r.status).toBe(409);
+      expect(r.body.error.code).toBe('HOLD_ALREADY_OPEN');
+    }
+    const held = await server.sql("SELECT count(*)::int AS n FROM bookings WHERE user_id = ? AND status = 'HELD'", [
+      buyer!.id,
+    ]);
+    expect(held[0]?.n).toBe(1);
+    for (const eventId of events) await expectBalanced(server, eventId);
+  });
+
+  it('the database itself refuses to oversell or to open a second hold', async () => {
+    const eventId = await seedEvent(server, { capacity: 2 });
+    await expect(
+      server.sql('UPDATE events SET available = available - 3, held = held + 3 WHERE id = ?', [eventId]),
+    ).rejects.toThrow(/events_tickets_balance/);
+    await expect(server.sql('UPDATE events SET available = available - 1 WHERE id = ?', [eventId])).rejects.toThrow(
+      /events_tickets_balance/,
+    );
+    const [buyer] = await makeBuyers(server, 1);
+    const insert = (id: string) =>
+      server.sql(
+        `INSERT INTO bookings (id, user_id, event_id, quantity, unit_price_minor, total_minor, currency, status, hold_expires_at)
+         VALUES (?, ?, ?, 1, 100, 100, 'EUR', 'HELD', now() + interval '1 minute')`,
+        [id, buyer!.id, eventId],
+      );
+    await insert(crypto.randomUUID());
+    await expect(insert(crypto.randomUUID())).rejects.toThrow(/bookings_one_hold_per_user/);
+  });
+});
