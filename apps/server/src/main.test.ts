@@ -54,7 +54,8 @@ describe('the server process', () => {
 
     const start = async () => {
       const child = run(env);
-      for (let i = 0; i < 300 && !/listening on (\S+)/.test(child.output()); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 300 && !/listening on (\S+)/.test(child.output()); i++)
+        await new Promise((r) => setTimeout(r, 100));
       const url = /listening on (\S+)/.exec(child.output())?.[1];
       expect(url, child.output()).toBeTruthy();
       return { child, url: url as string };

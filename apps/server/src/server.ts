@@ -11,6 +11,7 @@ import { ensureAdmin } from './modules/auth/auth.service.ts';
 import { TokenService } from './modules/auth/tokens.ts';
 import { EXPIRE_HOLD_QUEUE, releaseHold } from './modules/bookings/holds.ts';
 import { JobWorker } from './jobs/job-queue.ts';
+import { geocoderFromConfig } from './modules/events/geocoder.ts';
 import type { AppDeps } from './trpc/context.ts';
 
 export type AdminNotice = { email: string; created: boolean; passwordSource: 'env' | 'file'; file?: string };
@@ -85,7 +86,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       clock,
       tokens,
       rateLimiter: new RateLimiter(new MemoryRateLimitStore(), () => clock.now().getTime()),
-      geocoder: null,
+      geocoder: geocoderFromConfig(config),
     };
     const app = buildApp(deps);
 

@@ -19,11 +19,21 @@ export const CursorSchema = z
   .optional()
   .meta({ description: 'Opaque cursor from the previous page’s `nextCursor`.' });
 
-/** Query-string booleans: only the words `true` and `false` (z.coerce.boolean would read "false" as true). */
-export const QueryBooleanSchema = z.union([
-  z.boolean(),
-  z.enum(['true', 'false']).transform((value) => value === 'true'),
-]);
+/**
+ * A query-string flag: `true`/`false` as words (REST) or booleans (tRPC). A preprocess pipe, because
+ * trpc-to-openapi 3.3 refuses a union in GET parameters and would coerce a plain boolean with
+ * `Boolean("false") === true`.
+ */
+export const QueryBooleanSchema = z
+  .preprocess((value) => (value === 'true' ? true : value === 'false' ? false : value), z.boolean())
+  .meta({ type: 'boolean' });
+
+/**
+ * A strict number in a JSON body. trpc-to-openapi 3.3 switches every plain number in a procedure's
+ * input to coercion on its first REST request, bodies included, so `""` would pass as 0. It leaves
+ * pipes alone, so body numbers are wrapped in one and stay strict on both transports.
+ */
+export const BodyNumber = (schema: z.ZodNumber) => schema.pipe(z.number());
 
 export const CurrencySchema = z
   .string()

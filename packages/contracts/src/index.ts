@@ -2,3 +2,4 @@ export * from './auth.ts';
 export * from './bookings.ts';
 export * from './common.ts';
 export * from './errors.ts';
+export * from './events.ts';

@@ -40,12 +40,23 @@ const domainErrors = t.middleware(async ({ next }) => {
 
 export const publicProcedure = t.procedure.use(domainErrors);
 
-export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
-  const header = ctx.authorization;
-  if (!header) throw new DomainError('UNAUTHENTICATED', 'Sign in first: send Authorization: Bearer <access token>');
+function bearerToken(header: string): string {
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   if (!match?.[1]) throw new DomainError('INVALID_TOKEN', 'Authorization header must be "Bearer <access token>"');
-  const user = await ctx.deps.tokens.verifyAccess(match[1]);
+  return match[1];
+}
+
+/** Anyone may call; a token, if sent, must be valid and tells who is asking (admins see more). */
+export const viewerProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  if (!ctx.authorization) return next({ ctx: { ...ctx, user: null } });
+  const user = await ctx.deps.tokens.verifyAccess(bearerToken(ctx.authorization));
+  return next({ ctx: { ...ctx, user } });
+});
+
+export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  if (!ctx.authorization)
+    throw new DomainError('UNAUTHENTICATED', 'Sign in first: send Authorization: Bearer <access token>');
+  const user = await ctx.deps.tokens.verifyAccess(bearerToken(ctx.authorization));
   return next({ ctx: { ...ctx, user } });
 });
 

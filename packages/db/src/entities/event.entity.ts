@@ -1,5 +1,8 @@
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
 
+/** A double precision column read as a JS number (MikroORM reads doubles as strings unless told). */
+const coordinate = () => p.double().$type<number>().runtimeType('number');
+
 export const EVENT_STATUSES = ['draft', 'published', 'cancelled'] as const;
 
 export const Event = defineEntity({
@@ -12,8 +15,8 @@ export const Event = defineEntity({
     venueName: p.string(),
     address: p.string(),
     formattedAddress: p.string().nullable(),
-    latitude: p.double().nullable(),
-    longitude: p.double().nullable(),
+    latitude: coordinate().nullable(),
+    longitude: coordinate().nullable(),
     placeId: p.string().nullable(),
     startsAt: p.datetime(),
     endsAt: p.datetime().nullable(),
@@ -44,8 +47,8 @@ export const GeocodeCacheEntry = defineEntity({
   properties: {
     addressKey: p.string().primary(),
     status: p.enum(['OK', 'ZERO_RESULTS'] as const),
-    latitude: p.double().nullable(),
-    longitude: p.double().nullable(),
+    latitude: coordinate().nullable(),
+    longitude: coordinate().nullable(),
     formattedAddress: p.string().nullable(),
     placeId: p.string().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),

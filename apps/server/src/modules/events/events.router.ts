@@ -1,0 +1,72 @@
+import {
+  AvailabilitySchema,
+  CreateEventInputSchema,
+  EventIdInputSchema,
+  EventPageSchema,
+  EventSchema,
+  ListEventsInputSchema,
+  UpdateEventInputSchema,
+} from '@boxoffice/contracts';
+import type { Context } from '../../trpc/context.ts';
+import { adminProcedure, router, viewerProcedure } from '../../trpc/init.ts';
+import { cancelEvent, createEvent, getAvailability, getEvent, listEvents, updateEvent } from './events.service.ts';
+
+const tags = ['events'];
+
+function eventsDeps(ctx: Context) {
+  return { em: ctx.em, clock: ctx.deps.clock, geocoder: ctx.deps.geocoder };
+}
+
+/**
+ * Public, but admins see more: a token is optional here, yet one that is sent must be valid,
+ * so a client with an expired token learns it instead of silently seeing less.
+ */
+export const eventsRouter = router({
+  create: adminProcedure
+    .meta({ openapi: { method: 'POST', path: '/events', tags, summary: 'Create an event (admin)', protect: true } })
+    .input(CreateEventInputSchema)
+    .output(EventSchema)
+    .mutation(({ ctx, input }) => createEvent(eventsDeps(ctx), ctx.user, input)),
+
+  update: adminProcedure
+    .meta({
+      openapi: { method: 'PATCH', path: '/events/{eventId}', tags, summary: 'Change an event (admin)', protect: true },
+    })
+    .input(UpdateEventInputSchema)
+    .output(EventSchema)
+    .mutation(({ ctx, input }) => updateEvent(eventsDeps(ctx), input)),
+
+  cancel: adminProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/events/{eventId}/cancel',
+        tags,
+        summary: 'Cancel an event and release its holds (admin)',
+        protect: true,
+      },
+    })
+    .input(EventIdInputSchema)
+    .output(EventSchema)
+    .mutation(({ ctx, input }) => cancelEvent(eventsDeps(ctx), input.eventId)),
+
+  list: viewerProcedure
+    .meta({ openapi: { method: 'GET', path: '/events', tags, summary: 'Search and page through events' } })
+    .input(ListEventsInputSchema)
+    .output(EventPageSchema)
+    .query(({ ctx, input }) => listEvents(eventsDeps(ctx), ctx.user, input)),
+
+  get: viewerProcedure
+    .meta({ openapi: { method: 'GET', path: '/events/{eventId}', tags, summary: 'One event' } })
+    .input(EventIdInputSchema)
+    .output(EventSchema)
+    .query(({ ctx, input }) => getEvent(eventsDeps(ctx), ctx.user, input.eventId)),
+
+  availability: viewerProcedure
+    .meta({
+      openapi: { method: 'GET', path: '/events/{eventId}/availability', tags, summary: 'Ticket counts of an event' },
+    })
+    .input(EventIdInputSchema)
+    .output(AvailabilitySchema)
+    .query(({ ctx, input }) => getAvailability(eventsDeps(ctx), ctx.user, input.eventId)),
+});
