@@ -13,6 +13,8 @@ import { createOpenApiFetchHandler } from 'trpc-to-openapi';
 import { docsInitScript, docsPage } from './docs.ts';
 import { errorBody, errorHeaders, toDomainError } from './errors.ts';
 import { openApiDocument } from './openapi.ts';
+import { paypalRedirectRoutes } from './payments/paypal/paypal.routes.ts';
+import { SIMULATOR_MOUNT_PATH } from './payments/paypal/simulator.ts';
 import { type AppDeps, createContextInner, type RequestFacts } from './trpc/context.ts';
 import { appRouter } from './trpc/root.ts';
 
@@ -165,7 +167,7 @@ export function buildApp(deps: AppDeps): Hono<Env> {
     const forwarded = new Request(c.req.url, {
       method: 'POST',
       headers: withJsonContentType(c.req.raw.headers),
-      body: JSON.stringify({ quantity: fromQuery, ...body }),
+      body: JSON.stringify({ quantity: /^\d{1,6}$/.test(fromQuery) ? Number(fromQuery) : fromQuery, ...body }),
     });
     return restHandler(c, forwarded);
   });
@@ -203,6 +205,9 @@ export function buildApp(deps: AppDeps): Hono<Env> {
     return sendError(c, failure);
   };
   app.all('/api/*', (c) => restHandler(c, c.req.raw));
+
+  app.route('/payments/paypal', paypalRedirectRoutes(deps, deps.checkout));
+  if (deps.paypalSimulator) app.route(SIMULATOR_MOUNT_PATH, deps.paypalSimulator.app);
 
   app.get('/openapi.json', (c) => c.json(openApiDocument(config.publicUrl)));
   app.get('/docs', (c) => c.html(docsPage()));

@@ -3,6 +3,7 @@ import { createOrm, type EmbeddedDatabase, migrate, startEmbeddedPostgres } from
 import { serve } from '@hono/node-server';
 import { buildApp } from './app.ts';
 import type { Config } from './config.ts';
+import { JobWorker } from './jobs/job-queue.ts';
 import { type Clock, systemClock } from './lib/clock.ts';
 import { MemoryRateLimitStore, RateLimiter } from './lib/rate-limit.ts';
 import { devSecretsPath, loadOrCreateDevSecrets } from './lib/secrets.ts';
@@ -10,8 +11,11 @@ import { createLogger, type Logger } from './logger.ts';
 import { ensureAdmin } from './modules/auth/auth.service.ts';
 import { TokenService } from './modules/auth/tokens.ts';
 import { EXPIRE_HOLD_QUEUE, releaseHold } from './modules/bookings/holds.ts';
-import { JobWorker } from './jobs/job-queue.ts';
 import { geocoderFromConfig } from './modules/events/geocoder.ts';
+import type { CheckoutDeps } from './payments/checkout.service.ts';
+import { createPayPalGateway, resolvePayPalSettings } from './payments/paypal/gateway.ts';
+import { createReferenceSigner } from './payments/paypal/reference.ts';
+import { createPayPalSimulator, SIMULATOR_MOUNT_PATH } from './payments/paypal/simulator.ts';
 import type { AppDeps } from './trpc/context.ts';
 
 export type AdminNotice = { email: string; created: boolean; passwordSource: 'env' | 'file'; file?: string };
@@ -25,7 +29,13 @@ export type RunningServer = {
   stop: () => Promise<void>;
 };
 
-export type StartOptions = { log?: Logger; clock?: Clock; listen?: boolean };
+export type StartOptions = {
+  log?: Logger;
+  clock?: Clock;
+  listen?: boolean;
+  /** false: jobs run only when `worker.runDue()` is called (tests that drive time by hand). */
+  pollJobs?: boolean;
+};
 
 /** Wires database, migrations, admin, app and HTTP listener; `stop` undoes it all in reverse. */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
@@ -79,40 +89,20 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       ? { email: seed.email, created, passwordSource: 'env' }
       : { email: seed.email, created, passwordSource: 'file', file: devSecretsPath(config.DATA_DIR) };
 
-    const deps: AppDeps = {
-      config,
-      orm,
-      log,
-      clock,
-      tokens,
-      rateLimiter: new RateLimiter(new MemoryRateLimitStore(), () => clock.now().getTime()),
-      geocoder: geocoderFromConfig(config),
-    };
-    const app = buildApp(deps);
-
-    const worker = new JobWorker({
-      orm,
-      clock,
-      log,
-      handlers: {
-        [EXPIRE_HOLD_QUEUE]: async (payload) => {
-          const now = clock.now();
-          await orm.em.fork().transactional((tx) =>
-            releaseHold(tx, String(payload.bookingId), 'EXPIRED', now, { onlyIfLapsed: true }),
-          );
-        },
-      },
-    });
-    worker.start();
-    cleanups.push(() => worker.stop());
-
-    let listenUrl = config.publicUrl;
+    // Listen first: the public URL (and so PayPal's return links) depends on the port we get.
+    let handler: (request: Request) => Response | Promise<Response> = () =>
+      Response.json({ error: { code: 'NOT_READY', message: 'Starting up' } }, { status: 503 });
+    let selfUrl = `http://127.0.0.1:${config.PORT}`;
+    let publicUrl = config.publicUrl;
     if (opts.listen !== false) {
       const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-        const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.LISTEN_HOST }, () => resolve(s));
+        const s = serve({ fetch: (request) => handler(request), port: config.PORT, hostname: config.LISTEN_HOST }, () =>
+          resolve(s),
+        );
       });
       const port = (server.address() as AddressInfo).port;
-      listenUrl = `http://localhost:${port}`;
+      selfUrl = `http://127.0.0.1:${port}`;
+      if (!config.HOST) publicUrl = `http://localhost:${port}`;
       cleanups.push(
         () =>
           new Promise<void>((resolve) => {
@@ -122,6 +112,57 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           }),
       );
     }
+    const appConfig: Config = { ...config, publicUrl };
+
+    const paypal = resolvePayPalSettings(appConfig, selfUrl);
+    if (paypal.warning) log.warn(paypal.warning);
+    const paypalSimulator =
+      paypal.mode === 'simulator'
+        ? createPayPalSimulator({
+            publicUrl: `${publicUrl}${SIMULATOR_MOUNT_PATH}`,
+            exposeControls: config.NODE_ENV !== 'production',
+            clock,
+          })
+        : null;
+    const checkout: CheckoutDeps = {
+      gateway: createPayPalGateway({ ...paypal, log }),
+      signer: createReferenceSigner(tokens.derivedKey('paypal-return-ref')),
+      clock,
+      log,
+      publicUrl: () => publicUrl,
+    };
+
+    const deps: AppDeps = {
+      config: appConfig,
+      orm,
+      log,
+      clock,
+      tokens,
+      rateLimiter: new RateLimiter(new MemoryRateLimitStore(), () => clock.now().getTime()),
+      geocoder: geocoderFromConfig(config),
+      checkout,
+      paypalSimulator,
+    };
+    const app = buildApp(deps);
+    handler = app.fetch;
+
+    const worker = new JobWorker({
+      orm,
+      clock,
+      log,
+      handlers: {
+        [EXPIRE_HOLD_QUEUE]: async (payload) => {
+          const now = clock.now();
+          await orm.em
+            .fork()
+            .transactional((tx) => releaseHold(tx, String(payload.bookingId), 'EXPIRED', now, { onlyIfLapsed: true }));
+        },
+      },
+    });
+    if (opts.pollJobs !== false) worker.start();
+    cleanups.push(() => worker.stop());
+
+    const listenUrl = publicUrl;
     return { url: listenUrl, deps, admin, databaseSource: embedded ? 'embedded' : 'url', worker, stop: stopAll };
   } catch (error) {
     await stopAll();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CursorSchema, IdSchema, PageLimitSchema, pageOf, TimestampSchema } from './common.ts';
+import { BodyNumber, CursorSchema, IdSchema, PageLimitSchema, pageOf, TimestampSchema } from './common.ts';
 
 export const BookingStatusSchema = z.enum(['HELD', 'CONFIRMED', 'CANCELLED', 'EXPIRED', 'REFUNDED']);
 export type BookingStatus = z.infer<typeof BookingStatusSchema>;
@@ -17,7 +17,7 @@ export const IdempotencyKeySchema = z
  */
 export const CreateBookingInputSchema = z.strictObject({
   eventId: IdSchema,
-  quantity: z.coerce.number().optional().meta({ description: 'Tickets to hold (default 1).' }),
+  quantity: BodyNumber(z.number()).optional().meta({ description: 'Tickets to hold (default 1).' }),
   idempotencyKey: IdempotencyKeySchema.optional(),
 });
 export type CreateBookingInput = z.infer<typeof CreateBookingInputSchema>;

@@ -24,7 +24,7 @@ export type TestServer = RunningServer & {
 
 /** A real server on a real, private PostgreSQL database, listening on a random loopback port. */
 export async function startTestServer(
-  opts: { env?: Record<string, string>; clock?: Clock; log?: Logger } = {},
+  opts: { env?: Record<string, string>; clock?: Clock; log?: Logger; pollJobs?: boolean } = {},
 ): Promise<TestServer> {
   const database = await createTestDatabase(inject('databaseAdminUrl'));
   const config = loadConfig({
@@ -41,7 +41,11 @@ export async function startTestServer(
     ...TEST_SECRETS,
     ...opts.env,
   });
-  const running = await startServer(config, { clock: opts.clock, log: opts.log ?? createLogger('silent') });
+  const running = await startServer(config, {
+    clock: opts.clock,
+    log: opts.log ?? createLogger('silent'),
+    pollJobs: opts.pollJobs,
+  });
   const http: TestServer['http'] = async (method, path, init = {}) => {
     const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
     if (init.body !== undefined) headers['content-type'] ??= 'application/json';

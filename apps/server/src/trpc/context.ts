@@ -5,6 +5,8 @@ import type { RateLimiter } from '../lib/rate-limit.ts';
 import type { Logger } from '../logger.ts';
 import type { AuthUser, TokenService } from '../modules/auth/tokens.ts';
 import type { Geocoder } from '../modules/events/geocoder.ts';
+import type { CheckoutDeps } from '../payments/checkout.service.ts';
+import type { PayPalSimulator } from '../payments/paypal/simulator.ts';
 
 /** Long-lived collaborators, built once per process. */
 export type AppDeps = {
@@ -16,6 +18,9 @@ export type AppDeps = {
   rateLimiter: RateLimiter;
   /** Null when no GOOGLE_MAPS_API_KEY is configured: coordinates come from the input or stay empty. */
   geocoder: Geocoder | null;
+  checkout: CheckoutDeps;
+  /** The offline PayPal, served under /paypal-sim when no PayPal credentials are configured. */
+  paypalSimulator: PayPalSimulator | null;
 };
 
 /** What every procedure sees: its own EntityManager fork and what the transport told us. */

@@ -17,6 +17,7 @@ export const Booking = defineEntity({
     holdExpiresAt: p.datetime(),
     paypalOrderId: p.string().nullable(),
     paypalCaptureId: p.string().nullable(),
+    paymentUrl: p.string().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p
       .datetime()
@@ -29,3 +30,20 @@ export const Booking = defineEntity({
   },
 });
 export type Booking = InferEntity<typeof Booking>;
+
+export const Payment = defineEntity({
+  name: 'Payment',
+  tableName: 'payments',
+  properties: {
+    id: p.uuid().primary(),
+    bookingId: p.uuid(),
+    provider: p.enum(['paypal'] as const),
+    kind: p.enum(['capture', 'refund'] as const),
+    providerRef: p.string(),
+    status: p.string(),
+    amountMinor: p.integer(),
+    currency: p.string(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+  },
+});
+export type Payment = InferEntity<typeof Payment>;

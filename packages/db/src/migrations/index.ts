@@ -1,6 +1,7 @@
 import { sql as accounts } from './0001-accounts.ts';
 import { sql as events } from './0002-events.ts';
 import { sql as bookings } from './0003-bookings.ts';
+import { sql as payments } from './0004-payments.ts';
 
 export type Migration = { name: string; sql: string };
 
@@ -9,4 +10,5 @@ export const migrations: Migration[] = [
   { name: '0001-accounts', sql: accounts },
   { name: '0002-events', sql: events },
   { name: '0003-bookings', sql: bookings },
+  { name: '0004-payments', sql: payments },
 ];

@@ -71,6 +71,11 @@ export class TokenService {
     return { token, hash: this.hashRefreshToken(token), expiresAt };
   }
 
+  /** A key for another purpose (e.g. signing payment references), derived so it never equals the JWT key. */
+  derivedKey(purpose: string): string {
+    return createHmac('sha256', this.opts.jwtSecret).update(`boxoffice:${purpose}`).digest('base64url');
+  }
+
   hashRefreshToken(token: string): string {
     return createHmac('sha256', this.opts.refreshKey).update(token).digest('base64url');
   }

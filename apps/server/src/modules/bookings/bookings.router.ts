@@ -6,6 +6,7 @@ import {
   ListBookingsInputSchema,
   ListMyBookingsInputSchema,
 } from '@boxoffice/contracts';
+import { startCheckout } from '../../payments/checkout.service.ts';
 import type { Context } from '../../trpc/context.ts';
 import { adminProcedure, protectedProcedure, router } from '../../trpc/init.ts';
 import { cancelBooking, createBooking, getBooking, listBookings } from './bookings.service.ts';
@@ -32,7 +33,14 @@ export const bookingsRouter = router({
     })
     .input(CreateBookingInputSchema)
     .output(BookingSchema)
-    .mutation(({ ctx, input }) => createBooking(bookingDeps(ctx), ctx.user, input, ctx.idempotencyKey)),
+    .mutation(({ ctx, input }) =>
+      createBooking(
+        { ...bookingDeps(ctx), startPayment: (booking) => startCheckout(ctx.deps.checkout, ctx.em, booking) },
+        ctx.user,
+        input,
+        ctx.idempotencyKey,
+      ),
+    ),
 
   get: protectedProcedure
     .meta({ openapi: { method: 'GET', path: '/bookings/{bookingId}', tags, protect: true, summary: 'One booking' } })

@@ -20,7 +20,7 @@ export type BookingDeps = {
   holdTtlMinutes: number;
 };
 
-export function toBookingDto(booking: Booking, paymentUrl: string | null = null): BookingDto {
+export function toBookingDto(booking: Booking): BookingDto {
   const iso = (date: Date | null | undefined) => (date ? new Date(date).toISOString() : null);
   return {
     id: booking.id,
@@ -37,7 +37,7 @@ export function toBookingDto(booking: Booking, paymentUrl: string | null = null)
     cancelledAt: iso(booking.cancelledAt),
     expiredAt: iso(booking.expiredAt),
     refundedAt: iso(booking.refundedAt),
-    paymentUrl: booking.status === 'HELD' ? paymentUrl : null,
+    paymentUrl: booking.status === 'HELD' ? (booking.paymentUrl ?? null) : null,
   };
 }
 
@@ -111,7 +111,8 @@ async function holdTickets(deps: BookingDeps, actor: AuthUser, eventId: string, 
   throw new DomainError('SOLD_OUT', 'Sold out', { available: 0 });
 }
 
-export type PaymentStarter = (booking: Booking) => Promise<string | null>;
+/** Starts the payment for a fresh hold and returns where the buyer approves it. */
+export type PaymentStarter = (booking: Booking) => Promise<string>;
 
 /**
  * Holds tickets for the buyer (DESIGN.md's booking rules, in order) and starts the payment.
@@ -127,8 +128,8 @@ export async function createBooking(
   checkQuantity(quantity);
   const run = async () => {
     const booking = await holdTickets(deps, actor, input.eventId, quantity);
-    const paymentUrl = deps.startPayment ? await deps.startPayment(booking) : null;
-    return toBookingDto(booking, paymentUrl);
+    if (deps.startPayment) booking.paymentUrl = await deps.startPayment(booking);
+    return toBookingDto(booking);
   };
   const key = input.idempotencyKey ?? headerKey;
   if (!key) return run();

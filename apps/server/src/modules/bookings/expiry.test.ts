@@ -10,7 +10,12 @@ const clock = manualClock(new Date('2026-12-01T10:00:00Z'));
 const TTL_MS = 15 * 60_000;
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer({ clock, env: { HOLD_TTL_MINUTES: '15', ACCESS_TOKEN_EXPIRE_MINUTES: '600' } });
+  // no polling: jobs run only where a test calls runDue(), so "before the job ran" is certain
+  server = await startTestServer({
+    clock,
+    pollJobs: false,
+    env: { HOLD_TTL_MINUTES: '15', ACCESS_TOKEN_EXPIRE_MINUTES: '600' },
+  });
 });
 afterAll(() => server?.close());
 
@@ -44,7 +49,9 @@ describe('hold expiry', () => {
     expect((await book(second!.token, eventId, 1)).body.error.code).toBe('SOLD_OUT');
 
     clock.advance(TTL_MS + 1000);
-    // no job has run (the worker's lease check uses the same clock, but we do not call it here)
+    // no job has run yet: reads and bookings release the lapsed hold themselves
+    const availability = await server.http('GET', `/api/events/${eventId}/availability`);
+    expect(availability.body).toMatchObject({ available: 4, held: 0, sold: 0 });
     const other = await book(second!.token, eventId, 3);
     expect(other.status).toBe(200);
     const mine = await server.http('GET', `/api/bookings/${held.body.id}`, { token: first!.token });

@@ -91,6 +91,14 @@ export async function placeHold(
   return em.map(Booking, rows[0] as Record<string, unknown>);
 }
 
+/**
+ * Serialises every change to one booking's state (capture, cancel, expiry) without holding row
+ * locks across a call to the payment provider. Re-entrant within a transaction.
+ */
+export async function lockBooking(em: EntityManager, bookingId: string): Promise<void> {
+  await em.execute("SELECT pg_advisory_xact_lock(hashtextextended('booking:' || ?, 0))", [bookingId]);
+}
+
 const STAMP = { CANCELLED: 'cancelled_at', EXPIRED: 'expired_at' } as const;
 
 /**
@@ -106,6 +114,7 @@ export async function releaseHold(
   now: Date,
   opts: { onlyIfLapsed?: boolean } = {},
 ): Promise<boolean> {
+  await lockBooking(em, bookingId);
   const found = await em.execute<{ event_id: string }[]>('SELECT event_id FROM bookings WHERE id = ?', [bookingId]);
   const eventId = found[0]?.event_id;
   if (!eventId) return false;

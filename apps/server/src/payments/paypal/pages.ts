@@ -1,0 +1,70 @@
+import type { Booking } from '@boxoffice/db';
+
+export type PageInput = {
+  tone: 'ok' | 'wait' | 'bad';
+  title: string;
+  lines: string[];
+  booking?: Booking;
+  eventTitle?: string;
+  action?: { href: string; label: string };
+};
+
+const escapeHtml = (value: string) =>
+  value.replace(
+    /[&<>"']/g,
+    (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] ?? ch,
+  );
+
+export function formatMoney(amountMinor: number, currency: string): string {
+  const code = currency.trim();
+  const digits =
+    new Intl.NumberFormat('en', { style: 'currency', currency: code }).resolvedOptions().maximumFractionDigits ?? 2;
+  return new Intl.NumberFormat('en', { style: 'currency', currency: code }).format(amountMinor / 10 ** digits);
+}
+
+const COLORS = { ok: '#137333', wait: '#b06000', bad: '#b3261e' };
+
+/** The page a buyer lands on after PayPal: what happened, the booking reference, what comes next. */
+export function renderPaymentPage(page: PageInput): string {
+  const b = page.booking;
+  const details = b
+    ? `<dl>
+        <dt>Booking reference</dt><dd><code>${escapeHtml(b.id)}</code></dd>
+        ${page.eventTitle ? `<dt>Event</dt><dd>${escapeHtml(page.eventTitle)}</dd>` : ''}
+        <dt>Tickets</dt><dd>${b.quantity}</dd>
+        <dt>Total</dt><dd>${escapeHtml(formatMoney(b.totalMinor, b.currency))}</dd>
+        <dt>Status</dt><dd data-testid="booking-status">${escapeHtml(b.status)}</dd>
+      </dl>`
+    : '';
+  const action = page.action
+    ? `<p><a class="button" href="${escapeHtml(page.action.href)}">${escapeHtml(page.action.label)}</a></p>`
+    : '';
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(page.title)} · Boxoffice</title>
+<style>
+  body { font: 16px/1.5 system-ui, sans-serif; background: #f4f5f7; color: #1f2328; margin: 0; }
+  main { max-width: 34rem; margin: 4rem auto; background: #fff; border-radius: 12px; padding: 2rem 2.25rem;
+         box-shadow: 0 1px 3px rgba(0,0,0,.12); border-top: 6px solid ${COLORS[page.tone]}; }
+  h1 { margin: 0 0 .75rem; font-size: 1.5rem; color: ${COLORS[page.tone]}; }
+  dl { display: grid; grid-template-columns: max-content 1fr; gap: .35rem 1.25rem; margin: 1.5rem 0; }
+  dt { color: #57606a; } dd { margin: 0; font-weight: 600; }
+  code { font-size: .85rem; }
+  .brand { color: #57606a; font-size: .85rem; letter-spacing: .08em; text-transform: uppercase; }
+  .button { display: inline-block; background: #0070ba; color: #fff; padding: .6rem 1.2rem; border-radius: 6px; text-decoration: none; }
+</style>
+</head>
+<body>
+<main>
+  <div class="brand">Boxoffice</div>
+  <h1>${escapeHtml(page.title)}</h1>
+  ${page.lines.map((line) => `<p>${escapeHtml(line)}</p>`).join('\n  ')}
+  ${details}
+  ${action}
+</main>
+</body>
+</html>`;
+}

@@ -1,0 +1,217 @@
+import { DomainError } from '@boxoffice/contracts';
+import type { Booking } from '@boxoffice/db';
+import { Hono, type Context as HonoContext } from 'hono';
+import { toDomainError } from '../../errors.ts';
+import { toBookingDto } from '../../modules/bookings/bookings.service.ts';
+import type { AppDeps } from '../../trpc/context.ts';
+import {
+  bookingForRedirect,
+  type CheckoutDeps,
+  cancelCheckout,
+  type SettleOutcome,
+  settlePayment,
+} from '../checkout.service.ts';
+import { type PageInput, renderPaymentPage } from './pages.ts';
+
+type Reply = {
+  status: 200 | 202 | 400 | 404 | 409 | 410 | 422 | 502;
+  state: string;
+  page: Omit<PageInput, 'booking' | 'eventTitle'>;
+};
+
+function describeOutcome(outcome: SettleOutcome): Reply {
+  const until = outcome.booking.holdExpiresAt ? new Date(outcome.booking.holdExpiresAt).toUTCString() : '';
+  switch (outcome.kind) {
+    case 'confirmed':
+      return {
+        status: 200,
+        state: 'confirmed',
+        page: {
+          tone: 'ok',
+          title: 'Payment received: your tickets are confirmed',
+          lines: ['Keep the booking reference below; you will need it at the door.'],
+        },
+      };
+    case 'pending':
+      return {
+        status: 202,
+        state: 'pending',
+        page: {
+          tone: 'wait',
+          title: 'Payment is being processed',
+          lines: [
+            `PayPal has not finished the payment yet. Your tickets stay held until ${until}; reload this page to check again.`,
+          ],
+        },
+      };
+    case 'not_approved':
+      return {
+        status: 409,
+        state: 'not_approved',
+        page: {
+          tone: 'wait',
+          title: 'Payment not approved yet',
+          lines: [
+            'PayPal has not approved this payment. Nothing was charged. You can approve it, or pay another way, at PayPal.',
+          ],
+          ...(outcome.booking.status === 'HELD' && outcome.booking.paymentUrl
+            ? { action: { href: outcome.booking.paymentUrl, label: 'Continue at PayPal' } }
+            : {}),
+        },
+      };
+    case 'expired':
+      return {
+        status: 410,
+        state: 'expired',
+        page: {
+          tone: 'bad',
+          title: 'Your hold expired',
+          lines: [
+            'The tickets were released before the payment completed and none are left. You have not been charged.',
+          ],
+        },
+      };
+    case 'cancelled':
+      return {
+        status: 409,
+        state: 'cancelled',
+        page: {
+          tone: 'bad',
+          title: 'This booking is no longer open',
+          lines: ['The hold was released. You have not been charged for it.'],
+        },
+      };
+    case 'failed':
+      return {
+        status: outcome.reason === 'declined' ? 409 : 422,
+        state: `failed_${outcome.reason}`,
+        page: {
+          tone: 'bad',
+          title: outcome.reason === 'declined' ? 'Payment declined' : 'We could not verify this payment',
+          lines:
+            outcome.reason === 'declined'
+              ? ['PayPal declined the payment and the hold was released. You have not been charged.']
+              : [
+                  'The payment did not match this booking, so nothing was confirmed. Any amount taken is refunded automatically.',
+                ],
+        },
+      };
+    case 'unavailable':
+      return {
+        status: 502,
+        state: 'unavailable',
+        page: {
+          tone: 'wait',
+          title: 'PayPal is not answering',
+          lines: ['Nothing was confirmed and nothing is charged twice. Reload this page in a moment to try again.'],
+        },
+      };
+  }
+}
+
+async function eventTitleOf(deps: AppDeps, booking: Booking): Promise<string | undefined> {
+  const rows = await deps.orm.em
+    .fork()
+    .execute<{ title: string }[]>('SELECT title FROM events WHERE id = ?', [booking.eventId]);
+  return rows[0]?.title;
+}
+
+function wantsJson(c: HonoContext): boolean {
+  return (c.req.header('accept') ?? '').includes('application/json');
+}
+
+/**
+ * PayPal sends the buyer's browser here. Browsers get a page; `Accept: application/json` gets JSON.
+ * The URL carries PayPal's order token and our signed booking reference, never a credential.
+ */
+export function paypalRedirectRoutes(deps: AppDeps, checkout: CheckoutDeps): Hono {
+  const app = new Hono();
+
+  const respond = async (c: HonoContext, reply: Reply, booking: Booking) => {
+    c.header('Cache-Control', 'no-store');
+    if (wantsJson(c)) return c.json({ state: reply.state, booking: toBookingDto(booking) }, reply.status);
+    const eventTitle = await eventTitleOf(deps, booking);
+    return c.html(renderPaymentPage({ ...reply.page, booking, ...(eventTitle ? { eventTitle } : {}) }), reply.status);
+  };
+
+  const refuse = (c: HonoContext, error: unknown) => {
+    const domain = toDomainError(error);
+    if (domain.code === 'INTERNAL') throw error;
+    c.header('Cache-Control', 'no-store');
+    if (wantsJson(c)) return c.json({ error: { code: domain.code, message: domain.message } }, domain.status as 400);
+    return c.html(
+      renderPaymentPage({
+        tone: 'bad',
+        title: 'This payment link is not valid',
+        lines: [domain.message, 'Nothing was changed or charged.'],
+      }),
+      domain.status as 400,
+    );
+  };
+
+  app.get('/return', async (c) => {
+    const em = deps.orm.em.fork();
+    try {
+      const bookingId = await bookingForRedirect(checkout, em, {
+        token: c.req.query('token'),
+        ref: c.req.query('ref'),
+      });
+      const outcome = await settlePayment(checkout, em, bookingId);
+      return respond(c, describeOutcome(outcome), outcome.booking);
+    } catch (error) {
+      return refuse(c, error);
+    }
+  });
+
+  app.get('/cancel', async (c) => {
+    const em = deps.orm.em.fork();
+    try {
+      const bookingId = await bookingForRedirect(checkout, em, {
+        token: c.req.query('token'),
+        ref: c.req.query('ref'),
+      });
+      const { booking, released } = await cancelCheckout(checkout, em, bookingId);
+      const reply: Reply =
+        booking.status === 'CANCELLED'
+          ? {
+              status: 200,
+              state: 'cancelled',
+              page: {
+                tone: 'bad',
+                title: 'Payment cancelled',
+                lines: [
+                  released
+                    ? 'Your hold was released and the tickets are back on sale.'
+                    : 'This hold had already been released.',
+                  'You have not been charged.',
+                ],
+              },
+            }
+          : booking.status === 'CONFIRMED'
+            ? {
+                status: 409,
+                state: 'confirmed',
+                page: {
+                  tone: 'ok',
+                  title: 'This booking is already paid',
+                  lines: ['Cancelling at PayPal changed nothing: your tickets are confirmed.'],
+                },
+              }
+            : {
+                status: 409,
+                state: booking.status.toLowerCase(),
+                page: {
+                  tone: 'bad',
+                  title: 'This booking is no longer open',
+                  lines: [`It is ${booking.status.toLowerCase()}; nothing changed.`],
+                },
+              };
+      return respond(c, reply, booking);
+    } catch (error) {
+      return refuse(c, error);
+    }
+  });
+
+  app.notFound((c) => refuse(c, new DomainError('NOT_FOUND', 'No such payment route')));
+  return app;
+}

@@ -1,0 +1,22 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { createReferenceSigner } from './reference.ts';
+
+describe('return URL references', () => {
+  const signer = createReferenceSigner('k'.repeat(40));
+  const id = randomUUID();
+
+  it('round-trips a booking id', () => {
+    expect(signer.verify(signer.sign(id))).toBe(id);
+  });
+
+  it('refuses forged, altered, foreign or empty references', () => {
+    const ref = signer.sign(id);
+    expect(signer.verify(`${randomUUID()}.${ref.split('.')[1]}`)).toBeNull();
+    expect(signer.verify(`${ref.slice(0, -1)}${ref.endsWith('A') ? 'B' : 'A'}`)).toBeNull();
+    expect(signer.verify(createReferenceSigner('other-key'.repeat(5)).sign(id))).toBeNull();
+    expect(signer.verify(id)).toBeNull();
+    expect(signer.verify('')).toBeNull();
+    expect(signer.verify(undefined)).toBeNull();
+  });
+});
