@@ -9,12 +9,12 @@ import { Hono, type Context as HonoContext } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
-import { createOpenApiFetchHandler } from 'trpc-to-openapi';
 import { docsInitScript, docsPage } from './docs.ts';
 import { errorBody, errorHeaders, toDomainError } from './errors.ts';
 import { openApiDocument } from './openapi.ts';
 import { paypalRedirectRoutes } from './payments/paypal/paypal.routes.ts';
 import { SIMULATOR_MOUNT_PATH } from './payments/paypal/simulator.ts';
+import { createRestHandler } from './rest.ts';
 import { type AppDeps, createContextInner, type RequestFacts } from './trpc/context.ts';
 import { appRouter } from './trpc/root.ts';
 
@@ -173,6 +173,7 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   });
 
   // REST: the same procedures through the OpenAPI adapter; its error bodies are reshaped to ours.
+  const rest = createRestHandler('/api', log);
   const restHandler = async (c: HonoContext<Env>, incoming: Request) => {
     // a bodiless POST (e.g. `curl -X POST .../cancel`) is an empty JSON object, not a 415
     const bodiless = ['POST', 'PATCH'].includes(incoming.method) && !incoming.headers.get('content-type');
@@ -183,23 +184,10 @@ export function buildApp(deps: AppDeps): Hono<Env> {
           body: (await incoming.text()) || '{}',
         })
       : incoming;
-    let failure: DomainError | undefined;
-    const response = await createOpenApiFetchHandler({
-      endpoint: '/api',
-      router: appRouter,
-      req,
-      createContext: () => createContextInner(deps, requestFacts(c, deps)),
-      responseMeta: ({ errors }) => {
-        const first = errors[0];
-        if (!first) return {};
-        failure = toDomainError(first);
-        return { status: failure.status, headers: errorHeaders(failure) };
-      },
-      onError: ({ error, path: procedure }) => {
-        const domain = toDomainError(error);
-        if (domain.code === 'INTERNAL')
-          log.error({ err: error, procedure, requestId: c.get('requestId') }, 'procedure failed');
-      },
+    const facts = requestFacts(c, deps);
+    const { response, failure } = await rest(req, {
+      requestId: facts.requestId,
+      ctx: () => createContextInner(deps, facts),
     });
     if (!failure) return response;
     return sendError(c, failure);

@@ -84,6 +84,12 @@ export const EnvSchema = z
         path: ['JWT_REFRESH_TOKEN_KEY'],
         message: 'required in production, at least 32 characters',
       });
+    if (!env.ADMIN_EMAIL)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ADMIN_EMAIL'],
+        message: 'required in production (with ADMIN_USERNAME, ADMIN_PASSWORD)',
+      });
     if (env.ADMIN_PASSWORD && env.ADMIN_PASSWORD.length < 12)
       ctx.addIssue({ code: 'custom', path: ['ADMIN_PASSWORD'], message: 'at least 12 characters in production' });
     if (!env.HOST)

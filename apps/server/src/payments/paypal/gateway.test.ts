@@ -505,6 +505,9 @@ describe('resolvePayPalSettings', () => {
       HOST: 'https://tickets.example',
       JWT_SECRET_KEY: 'x'.repeat(40),
       JWT_REFRESH_TOKEN_KEY: 'y'.repeat(40),
+      ADMIN_EMAIL: 'admin@tickets.example',
+      ADMIN_USERNAME: 'admin',
+      ADMIN_PASSWORD: 'a-long-admin-password',
     });
     expect(resolvePayPalSettings(config).warning).toMatch(/no money moves/);
   });

@@ -1,0 +1,78 @@
+import type { DomainError } from '@boxoffice/contracts';
+import { TRPCError } from '@trpc/server';
+import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
+import { errorHeaders, toDomainError } from './errors.ts';
+import type { Logger } from './logger.ts';
+import type { Context } from './trpc/context.ts';
+import { appRouter } from './trpc/root.ts';
+
+type RestCall = { ctx: () => Context; requestId: string; failure?: DomainError };
+
+/**
+ * The REST side of the API: trpc-to-openapi's handler over the same router, bridged to fetch
+ * Requests. The library's own fetch adapter rebuilds (and, outside production, re-validates the
+ * whole OpenAPI document) on every request; this builds the handler once.
+ */
+export function createRestHandler(endpoint: `/${string}`, log: Logger) {
+  const calls = new WeakMap<object, RestCall>();
+  const handler = createOpenApiNodeHttpHandler({
+    router: appRouter,
+    createContext: ({ req }: { req: object }) => (calls.get(req) as RestCall).ctx(),
+    responseMeta: ({ errors }: { errors: unknown[] }) => {
+      const first = errors[0];
+      if (!first) return {};
+      const failure = toDomainError(first);
+      return { status: failure.status, headers: errorHeaders(failure) };
+    },
+    onError: ({ error, path, req }: { error: unknown; path?: string; req: object }) => {
+      const call = calls.get(req);
+      const failure = toDomainError(error);
+      if (call) call.failure = failure;
+      if (failure.code === 'INTERNAL')
+        log.error({ err: error, procedure: path, requestId: call?.requestId }, 'procedure failed');
+    },
+  } as never) as (req: unknown, res: unknown) => Promise<void>;
+
+  /** Runs one request; `failure` is set when it ended in an error (the caller shapes the body). */
+  return async (request: Request, call: RestCall): Promise<{ response: Response; failure?: DomainError }> => {
+    const url = request.url.replace(endpoint, '');
+    let body: { ok: true; data: unknown } | { ok: false; cause: unknown };
+    try {
+      body = request.headers.get('content-type')?.includes('application/json')
+        ? { ok: true, data: JSON.parse(await request.text()) }
+        : { ok: true, data: request.body };
+    } catch (cause) {
+      body = { ok: false, cause };
+    }
+    const req = new Proxy(request, {
+      get: (target, prop) => {
+        if (prop === 'url') return url;
+        if (prop === 'body') {
+          if (!body.ok)
+            throw new TRPCError({ code: 'PARSE_ERROR', message: 'Malformed request body', cause: body.cause });
+          return body.data;
+        }
+        return target[prop as keyof Request];
+      },
+    });
+    calls.set(req, call);
+    const response = await new Promise<Response>((resolve) => {
+      const headers = new Headers();
+      let status = 200;
+      const res = {
+        setHeader: (name: string, value: string | string[]) => {
+          for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+        },
+        get statusCode() {
+          return status;
+        },
+        set statusCode(code: number) {
+          status = code;
+        },
+        end: (payload?: string) => resolve(new Response(payload ?? null, { status, headers })),
+      };
+      void handler(req, res);
+    });
+    return { response, ...(call.failure ? { failure: call.failure } : {}) };
+  };
+}
