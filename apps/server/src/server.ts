@@ -120,7 +120,6 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       paypal.mode === 'simulator'
         ? createPayPalSimulator({
             publicUrl: `${publicUrl}${SIMULATOR_MOUNT_PATH}`,
-            exposeControls: config.NODE_ENV !== 'production',
             clock,
           })
         : null;

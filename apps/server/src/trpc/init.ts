@@ -4,9 +4,12 @@ import type { OpenApiMeta } from 'trpc-to-openapi';
 import { toDomainError, toTRPCError } from '../errors.ts';
 import type { Context } from './context.ts';
 
+/** `access` records who may call a procedure, so tests can be generated from the router. */
+export type ProcedureMeta = OpenApiMeta & { access?: 'public' | 'viewer' | 'user' | 'admin' };
+
 const t = initTRPC
   .context<Context>()
-  .meta<OpenApiMeta>()
+  .meta<ProcedureMeta>()
   .create({
     // isDev:false keeps stack traces out of every error body
     isDev: false,
@@ -38,7 +41,7 @@ const domainErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
-export const publicProcedure = t.procedure.use(domainErrors);
+export const publicProcedure = t.procedure.use(domainErrors).meta({ access: 'public' });
 
 function bearerToken(header: string): string {
   const match = /^Bearer\s+(\S+)$/i.exec(header);
@@ -47,20 +50,20 @@ function bearerToken(header: string): string {
 }
 
 /** Anyone may call; a token, if sent, must be valid and tells who is asking (admins see more). */
-export const viewerProcedure = publicProcedure.use(async ({ ctx, next }) => {
+export const viewerProcedure = publicProcedure.meta({ access: 'viewer' }).use(async ({ ctx, next }) => {
   if (!ctx.authorization) return next({ ctx: { ...ctx, user: null } });
   const user = await ctx.deps.tokens.verifyAccess(bearerToken(ctx.authorization));
   return next({ ctx: { ...ctx, user } });
 });
 
-export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+export const protectedProcedure = publicProcedure.meta({ access: 'user' }).use(async ({ ctx, next }) => {
   if (!ctx.authorization)
     throw new DomainError('UNAUTHENTICATED', 'Sign in first: send Authorization: Bearer <access token>');
   const user = await ctx.deps.tokens.verifyAccess(bearerToken(ctx.authorization));
   return next({ ctx: { ...ctx, user } });
 });
 
-export const adminProcedure = protectedProcedure.use(async ({ ctx, next }) => {
+export const adminProcedure = protectedProcedure.meta({ access: 'admin' }).use(async ({ ctx, next }) => {
   if (ctx.user.role !== 'admin') throw new DomainError('FORBIDDEN', 'Only admins may do this');
   return next({ ctx });
 });
