@@ -73,6 +73,16 @@ describe('HTTP host', () => {
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
   });
 
+  it('exposes Prometheus metrics with per-route request counts', async () => {
+    await server.http('GET', '/healthz');
+    const res = await fetch(`${server.url}/metrics`);
+    const text = await res.text();
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(text).toMatch(/boxoffice_http_requests_total\{method="GET",route="\/healthz",status="200"\} [1-9]\d*/);
+    expect(text).toMatch(/^boxoffice_holds_open 0$/m);
+    expect(text).toMatch(/^boxoffice_jobs_pending \d+$/m);
+  });
+
   it('caps tRPC batches', async () => {
     const calls = Array.from({ length: 11 }, () => 'auth.me').join(',');
     const res = await server.http('GET', `/trpc/${calls}?batch=1&input=${encodeURIComponent('{}')}`);

@@ -67,6 +67,7 @@ export function buildApp(deps: AppDeps): Hono<Env> {
     c.header('X-Request-Id', requestId);
     const started = performance.now();
     await next();
+    deps.metrics.observeRequest(c.req.method, c.req.routePath, c.res.status, (performance.now() - started) / 1000);
     // path only: query strings may carry PayPal tokens and are not worth the risk
     log.info(
       {
@@ -197,6 +198,9 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   app.route('/payments/paypal', paypalRedirectRoutes(deps, deps.checkout));
   if (deps.paypalSimulator) app.route(SIMULATOR_MOUNT_PATH, deps.paypalSimulator.app);
 
+  app.get('/metrics', async (c) =>
+    c.body(await deps.metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }),
+  );
   app.get('/openapi.json', (c) => c.json(openApiDocument(config.publicUrl)));
   app.get('/docs', (c) => c.html(docsPage()));
   app.get('/docs/init.js', (c) => c.body(docsInitScript(), 200, { 'Content-Type': 'text/javascript; charset=utf-8' }));

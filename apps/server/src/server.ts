@@ -5,6 +5,7 @@ import { buildApp } from './app.ts';
 import type { Config } from './config.ts';
 import { JobWorker } from './jobs/job-queue.ts';
 import { type Clock, systemClock } from './lib/clock.ts';
+import { Metrics } from './lib/metrics.ts';
 import { MemoryRateLimitStore, RateLimiter } from './lib/rate-limit.ts';
 import { devSecretsPath, loadOrCreateDevSecrets } from './lib/secrets.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -131,6 +132,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       publicUrl: () => publicUrl,
     };
 
+    const metrics = new Metrics();
+    const count = async (sql: string) => Number((await orm.em.fork().execute<{ n: number }[]>(sql))[0]?.n ?? 0);
+    metrics.gauge('boxoffice_holds_open', 'Bookings currently HELD.', () =>
+      count("SELECT count(*)::int AS n FROM bookings WHERE status = 'HELD'"),
+    );
+    metrics.gauge('boxoffice_jobs_pending', 'Jobs not yet done (hold expiry and others).', () =>
+      count('SELECT count(*)::int AS n FROM jobs WHERE done_at IS NULL'),
+    );
+
     const deps: AppDeps = {
       config: appConfig,
       orm,
@@ -138,6 +148,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       clock,
       tokens,
       rateLimiter: new RateLimiter(new MemoryRateLimitStore(), () => clock.now().getTime()),
+      metrics,
       geocoder: geocoderFromConfig(config),
       checkout,
       paypalSimulator,

@@ -1,6 +1,7 @@
 import type { EntityManager, MikroORM } from '@boxoffice/db';
 import type { Config } from '../config.ts';
 import type { Clock } from '../lib/clock.ts';
+import type { Metrics } from '../lib/metrics.ts';
 import type { RateLimiter } from '../lib/rate-limit.ts';
 import type { Logger } from '../logger.ts';
 import type { AuthUser, TokenService } from '../modules/auth/tokens.ts';
@@ -16,6 +17,7 @@ export type AppDeps = {
   clock: Clock;
   tokens: TokenService;
   rateLimiter: RateLimiter;
+  metrics: Metrics;
   /** Null when no GOOGLE_MAPS_API_KEY is configured: coordinates come from the input or stay empty. */
   geocoder: Geocoder | null;
   checkout: CheckoutDeps;
