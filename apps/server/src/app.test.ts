@@ -83,10 +83,30 @@ describe('HTTP host', () => {
     expect(text).toMatch(/^boxoffice_jobs_pending \d+$/m);
   });
 
-  it('caps tRPC batches', async () => {
-    const calls = Array.from({ length: 11 }, () => 'auth.me').join(',');
-    const res = await server.http('GET', `/trpc/${calls}?batch=1&input=${encodeURIComponent('{}')}`);
-    expect(res.status).toBeGreaterThanOrEqual(400);
-    expect(res.status).toBeLessThan(500);
+  it('guards metrics with METRICS_TOKEN when one is set', async () => {
+    const guarded = await startTestServer({ env: { METRICS_TOKEN: 'metrics-token-123' } });
+    try {
+      expect((await guarded.http('GET', '/metrics')).status).toBe(403);
+      expect((await guarded.http('GET', '/metrics', { token: 'wrong' })).status).toBe(403);
+      expect((await guarded.http('GET', '/metrics', { token: 'metrics-token-123' })).status).toBe(200);
+    } finally {
+      await guarded.close();
+    }
+  });
+
+  it('caps tRPC batches at 10 calls', async () => {
+    const batch = (n: number) => {
+      const calls = Array.from({ length: n }, () => 'events.list').join(',');
+      const input = Object.fromEntries(Array.from({ length: n }, (_, i) => [i, {}]));
+      return server.http('GET', `/trpc/${calls}?batch=1&input=${encodeURIComponent(JSON.stringify(input))}`);
+    };
+    expect((await batch(10)).status).toBe(200);
+    expect((await batch(11)).status).toBe(400);
+  });
+
+  it('refuses NUL characters anywhere in an input with 400, not a database error', async () => {
+    const res = await server.http('GET', '/api/events?q=ab%00cd');
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'VALIDATION_FAILED', details: { issues: [{ path: 'q' }] } });
   });
 });

@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { DomainError } from '@boxoffice/contracts';
-import { getConnInfo } from '@hono/node-server/conninfo';
 import { trpcServer } from '@hono/trpc-server';
 import { Hono, type Context as HonoContext } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -11,6 +10,7 @@ import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
 import { docsInitScript, docsPage } from './docs.ts';
 import { errorBody, errorHeaders, toDomainError } from './errors.ts';
+import { clientIp } from './lib/client-ip.ts';
 import { openApiDocument } from './openapi.ts';
 import { paypalRedirectRoutes } from './payments/paypal/paypal.routes.ts';
 import { SIMULATOR_MOUNT_PATH } from './payments/paypal/simulator.ts';
@@ -23,18 +23,6 @@ type Env = { Variables: { requestId: string } };
 const MAX_BATCH_SIZE = 10;
 const swaggerUiDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 
-function clientIp(c: HonoContext, trustProxy: boolean): string {
-  if (trustProxy) {
-    const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
-    if (forwarded) return forwarded;
-  }
-  try {
-    return getConnInfo(c).remote.address ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
 function requestFacts(c: HonoContext<Env>, deps: AppDeps): RequestFacts {
   return {
     requestId: c.get('requestId'),
@@ -42,6 +30,14 @@ function requestFacts(c: HonoContext<Env>, deps: AppDeps): RequestFacts {
     authorization: c.req.header('authorization') ?? null,
     idempotencyKey: c.req.header('idempotency-key') ?? null,
   };
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+function safeEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
 }
 
 function withJsonContentType(source: Headers): Headers {
@@ -198,9 +194,15 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   app.route('/payments/paypal', paypalRedirectRoutes(deps, deps.checkout));
   if (deps.paypalSimulator) app.route(SIMULATOR_MOUNT_PATH, deps.paypalSimulator.app);
 
-  app.get('/metrics', async (c) =>
-    c.body(await deps.metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }),
-  );
+  // operational data: with METRICS_TOKEN set it needs that bearer token, otherwise a loopback caller
+  app.get('/metrics', async (c) => {
+    const token = config.METRICS_TOKEN;
+    const allowed = token
+      ? safeEqual(c.req.header('authorization') ?? '', `Bearer ${token}`)
+      : LOOPBACK.has(clientIp(c, false));
+    if (!allowed) return sendError(c, new DomainError('FORBIDDEN', 'Metrics need METRICS_TOKEN or a local caller'));
+    return c.body(await deps.metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+  });
   app.get('/openapi.json', (c) => c.json(openApiDocument(config.publicUrl)));
   app.get('/docs', (c) => c.html(docsPage()));
   app.get('/docs/init.js', (c) => c.body(docsInitScript(), 200, { 'Content-Type': 'text/javascript; charset=utf-8' }));

@@ -49,10 +49,12 @@ export const EnvSchema = z
     BODY_LIMIT_BYTES: int(64 * 1024, 1024, 10 * 1024 * 1024),
     RATE_LIMIT_AUTH_PER_MINUTE: int(20, 0, 1_000_000),
     RATE_LIMIT_AUTH_PER_ACCOUNT_PER_MINUTE: int(10, 0, 1_000_000),
+    RATE_LIMIT_PAYMENT_PER_MINUTE: int(60, 0, 1_000_000),
     TRUST_PROXY: z
       .enum(['true', 'false'])
       .default('false')
       .transform((value) => value === 'true'),
+    METRICS_TOKEN: optionalString,
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     GOOGLE_MAPS_API_KEY: optionalString,
     GOOGLE_MAPS_BASE_URL: optionalString.pipe(z.url().optional()),
@@ -62,6 +64,7 @@ export const EnvSchema = z
     PAYPAL_ENV: z.enum(['sandbox', 'live']).default('sandbox'),
     PAYPAL_API_BASE_URL: optionalString.pipe(z.url().optional()),
     PAYPAL_TIMEOUT_MS: int(10_000, 100, 120_000),
+    PAYPAL_SIMULATOR: z.enum(['true', 'false']).optional(),
   })
   .superRefine((env, ctx) => {
     const adminSet = [env.ADMIN_EMAIL, env.ADMIN_USERNAME, env.ADMIN_PASSWORD].filter(Boolean).length;
@@ -94,6 +97,12 @@ export const EnvSchema = z
       ctx.addIssue({ code: 'custom', path: ['ADMIN_PASSWORD'], message: 'at least 12 characters in production' });
     if (!env.HOST)
       ctx.addIssue({ code: 'custom', path: ['HOST'], message: 'required in production (public base URL)' });
+    if (!env.PAYPAL_CLIENT_ID && env.PAYPAL_SIMULATOR !== 'true')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PAYPAL_CLIENT_ID'],
+        message: 'required in production (or PAYPAL_SIMULATOR=true to take no real money on purpose)',
+      });
   });
 
 export type Env = z.infer<typeof EnvSchema>;

@@ -3,6 +3,7 @@ import { createOrm, type EmbeddedDatabase, migrate, startEmbeddedPostgres } from
 import { serve } from '@hono/node-server';
 import { buildApp } from './app.ts';
 import type { Config } from './config.ts';
+import { housekeeping, jobHandlers } from './jobs/handlers.ts';
 import { JobWorker } from './jobs/job-queue.ts';
 import { type Clock, systemClock } from './lib/clock.ts';
 import { Metrics } from './lib/metrics.ts';
@@ -11,7 +12,6 @@ import { devSecretsPath, loadOrCreateDevSecrets } from './lib/secrets.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { ensureAdmin } from './modules/auth/auth.service.ts';
 import { TokenService } from './modules/auth/tokens.ts';
-import { EXPIRE_HOLD_QUEUE, releaseHold } from './modules/bookings/holds.ts';
 import { geocoderFromConfig } from './modules/events/geocoder.ts';
 import type { CheckoutDeps } from './payments/checkout.service.ts';
 import { createPayPalGateway, resolvePayPalSettings } from './payments/paypal/gateway.ts';
@@ -91,14 +91,16 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       : { email: seed.email, created, passwordSource: 'file', file: devSecretsPath(config.DATA_DIR) };
 
     // Listen first: the public URL (and so PayPal's return links) depends on the port we get.
-    let handler: (request: Request) => Response | Promise<Response> = () =>
+    // the node-server bindings (env) carry the socket, which the app reads for the client address
+    let handler: (request: Request, env: unknown) => Response | Promise<Response> = () =>
       Response.json({ error: { code: 'NOT_READY', message: 'Starting up' } }, { status: 503 });
     let selfUrl = `http://127.0.0.1:${config.PORT}`;
     let publicUrl = config.publicUrl;
     if (opts.listen !== false) {
       const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-        const s = serve({ fetch: (request) => handler(request), port: config.PORT, hostname: config.LISTEN_HOST }, () =>
-          resolve(s),
+        const s = serve(
+          { fetch: (request, env) => handler(request, env), port: config.PORT, hostname: config.LISTEN_HOST },
+          () => resolve(s),
         );
       });
       const port = (server.address() as AddressInfo).port;
@@ -130,6 +132,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       clock,
       log,
       publicUrl: () => publicUrl,
+      settling: new Map(),
     };
 
     const metrics = new Metrics();
@@ -154,22 +157,24 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       paypalSimulator,
     };
     const app = buildApp(deps);
-    handler = app.fetch;
+    handler = (request, env) => app.fetch(request, env);
 
     const worker = new JobWorker({
       orm,
       clock,
       log,
-      handlers: {
-        [EXPIRE_HOLD_QUEUE]: async (payload) => {
-          const now = clock.now();
-          await orm.em
-            .fork()
-            .transactional((tx) => releaseHold(tx, String(payload.bookingId), 'EXPIRED', now, { onlyIfLapsed: true }));
-        },
-      },
+      handlers: jobHandlers({ orm, clock, checkout }),
     });
-    if (opts.pollJobs !== false) worker.start();
+    if (opts.pollJobs !== false) {
+      worker.start();
+      const sweep = setInterval(() => {
+        housekeeping(orm.em.fork(), clock.now()).catch((error: unknown) =>
+          log.warn({ err: error }, 'housekeeping failed'),
+        );
+      }, 10 * 60_000);
+      sweep.unref();
+      cleanups.push(async () => clearInterval(sweep));
+    }
     cleanups.push(() => worker.stop());
 
     const listenUrl = publicUrl;

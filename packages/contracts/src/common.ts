@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type Currency, SUPPORTED_CURRENCIES } from './money.ts';
 
 export const IdSchema = z.uuid();
 export const TimestampSchema = z.iso.datetime({ offset: true });
@@ -37,7 +38,9 @@ export const BodyNumber = (schema: z.ZodNumber) => schema.pipe(z.number());
 
 export const CurrencySchema = z
   .string()
-  .regex(/^[A-Z]{3}$/, 'ISO 4217 code in capitals, e.g. EUR')
+  .refine((code): code is Currency => (SUPPORTED_CURRENCIES as readonly string[]).includes(code), {
+    message: `one of ${SUPPORTED_CURRENCIES.join(', ')} (ISO 4217, in capitals)`,
+  })
   .meta({ example: 'EUR' });
 
 /** Amounts are integer minor units (cents), never floats. */

@@ -10,6 +10,7 @@ import {
   QueryBooleanSchema,
   TimestampSchema,
 } from './common.ts';
+import { MAX_ORDER_TOTAL_MINOR } from './money.ts';
 
 export const EVENT_STATUSES = ['draft', 'published', 'cancelled'] as const;
 export const EventStatusSchema = z.enum(EVENT_STATUSES);
@@ -68,6 +69,7 @@ export function eventFieldIssues(event: {
   endsAt?: string | null;
   maxPerOrder?: number;
   maxPerUser?: number;
+  priceMinor?: number;
 }): Issue[] {
   const issues: Issue[] = [];
   if ((event.latitude == null) !== (event.longitude == null)) {
@@ -78,6 +80,15 @@ export function eventFieldIssues(event: {
     issues.push({ path: ['endsAt'], message: 'must be after startsAt' });
   if (event.maxPerOrder !== undefined && event.maxPerUser !== undefined && event.maxPerOrder > event.maxPerUser)
     issues.push({ path: ['maxPerOrder'], message: 'must not exceed maxPerUser' });
+  if (
+    event.priceMinor !== undefined &&
+    event.maxPerOrder !== undefined &&
+    event.priceMinor * event.maxPerOrder > MAX_ORDER_TOTAL_MINOR
+  )
+    issues.push({
+      path: ['priceMinor'],
+      message: `priceMinor × maxPerOrder must not exceed ${MAX_ORDER_TOTAL_MINOR} (the largest order total)`,
+    });
   return issues;
 }
 

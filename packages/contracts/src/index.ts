@@ -3,3 +3,4 @@ export * from './bookings.ts';
 export * from './common.ts';
 export * from './errors.ts';
 export * from './events.ts';
+export * from './money.ts';

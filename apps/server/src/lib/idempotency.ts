@@ -3,10 +3,18 @@ import { DomainError } from '@boxoffice/contracts';
 import type { EntityManager } from '@boxoffice/db';
 
 const KEY_TTL_MS = 24 * 60 * 60 * 1000;
+/** A first request still "in flight" after this long died with its process; its key is free again. */
+const IN_FLIGHT_LEASE_MS = 60 * 1000;
 
 export type IdempotencyScope = { userId: string; scope: string; key: string; request: unknown; now: Date };
 
-type KeyRow = { request_hash: string; state: 'in_flight' | 'completed'; response: unknown; expires_at: Date };
+type KeyRow = {
+  request_hash: string;
+  state: 'in_flight' | 'completed';
+  response: unknown;
+  created_at: Date;
+  expires_at: Date;
+};
 
 function hashRequest(request: unknown): string {
   return createHash('sha256').update(JSON.stringify(request)).digest('hex');
@@ -30,18 +38,20 @@ export async function withIdempotency<T>(em: EntityManager, id: IdempotencyScope
     );
     if (claimed.length > 0) break;
     const rows = await em.execute<KeyRow[]>(
-      'SELECT request_hash, state, response, expires_at FROM idempotency_keys WHERE user_id = ? AND scope = ? AND key = ?',
+      'SELECT request_hash, state, response, created_at, expires_at FROM idempotency_keys WHERE user_id = ? AND scope = ? AND key = ?',
       [id.userId, id.scope, id.key],
     );
     const row = rows[0];
     if (!row) continue;
-    if (new Date(row.expires_at) <= id.now) {
-      await em.execute('DELETE FROM idempotency_keys WHERE user_id = ? AND scope = ? AND key = ? AND expires_at <= ?', [
-        id.userId,
-        id.scope,
-        id.key,
-        id.now,
-      ]);
+    const abandoned =
+      row.state === 'in_flight' && new Date(row.created_at).getTime() + IN_FLIGHT_LEASE_MS <= id.now.getTime();
+    if (new Date(row.expires_at) <= id.now || abandoned) {
+      // the conditions again in SQL: a concurrent retry may have claimed the key meanwhile
+      await em.execute(
+        `DELETE FROM idempotency_keys WHERE user_id = ? AND scope = ? AND key = ?
+         AND (expires_at <= ? OR (state = 'in_flight' AND created_at <= ?))`,
+        [id.userId, id.scope, id.key, id.now, new Date(id.now.getTime() - IN_FLIGHT_LEASE_MS)],
+      );
       continue;
     }
     if (row.request_hash !== requestHash)
@@ -67,4 +77,10 @@ export async function withIdempotency<T>(em: EntityManager, id: IdempotencyScope
     ]);
     throw error;
   }
+}
+
+/** Forgets keys past their 24 hours. */
+export async function purgeExpiredIdempotencyKeys(em: EntityManager, now: Date): Promise<number> {
+  const rows = await em.execute('DELETE FROM idempotency_keys WHERE expires_at <= ? RETURNING key', [now]);
+  return rows.length;
 }

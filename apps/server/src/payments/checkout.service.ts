@@ -1,15 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '@boxoffice/contracts';
 import { Booking, type EntityManager } from '@boxoffice/db';
+import { enqueueJob } from '../jobs/job-queue.ts';
+import { RECONCILE_PAYMENT_QUEUE } from '../jobs/queues.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../logger.ts';
-import { lockBooking, releaseHold } from '../modules/bookings/holds.ts';
+import { releaseHold, ticketsOwned } from '../modules/bookings/holds.ts';
 import {
   type PayPalCaptureView,
+  PayPalError,
   type PayPalGateway,
   type PayPalOrderView,
   payPalFailureKind,
 } from './paypal/gateway.ts';
+
+/** PayPal's word that the buyer may not retry this order with another funding source. */
+const NO_MORE_ATTEMPTS = 'MAX_NUMBER_OF_PAYMENT_ATTEMPTS_EXCEEDED';
+
 import type { ReferenceSigner } from './paypal/reference.ts';
 
 export type CheckoutDeps = {
@@ -19,15 +26,17 @@ export type CheckoutDeps = {
   log: Logger;
   /** Resolved per call: the public URL is known only once the server listens. */
   publicUrl: () => string;
+  /** Settlements running in this process, so parallel visits for one booking share one run. */
+  settling: Map<string, Promise<SettleOutcome>>;
 };
 
 export type SettleOutcome =
   | { kind: 'confirmed'; booking: Booking }
   | { kind: 'pending'; booking: Booking }
   | { kind: 'not_approved'; booking: Booking }
-  | { kind: 'expired'; booking: Booking }
-  | { kind: 'cancelled'; booking: Booking }
-  | { kind: 'failed'; booking: Booking; reason: 'declined' | 'mismatch' | 'unknown_order' }
+  | { kind: 'expired'; booking: Booking; refunded: boolean }
+  | { kind: 'cancelled'; booking: Booking; refunded: boolean }
+  | { kind: 'failed'; booking: Booking; reason: 'declined' | 'mismatch' | 'unknown_order'; refunded: boolean }
   | { kind: 'unavailable'; booking: Booking };
 
 async function loadBooking(em: EntityManager, bookingId: string): Promise<Booking | null> {
@@ -86,52 +95,79 @@ async function recordPayment(
   );
 }
 
+type ConfirmResult = 'confirmed' | 'already_confirmed' | 'no_tickets' | 'not_open';
+
 /**
- * Sells the booking's tickets: held → sold for a live hold, or available → sold for a hold that
- * lapsed while the buyer was paying (if tickets remain). Event row locked before the booking row.
- * Returns false when the tickets are gone or the booking moved on; nothing changes then.
+ * Sells the booking's tickets once its money is in: held → sold for a live hold, or available →
+ * sold for a hold that lapsed while the buyer was paying, if tickets remain within the buyer's
+ * per-event limit and the event is still ahead. A short transaction that locks the event row, then
+ * the booking row, and decides on the booking's status as it is now, so a cancel or expiry that
+ * raced with the capture is seen. Protects: available + held + sold = capacity.
  */
-async function confirmBooking(em: EntityManager, booking: Booking, captureId: string, now: Date): Promise<boolean> {
-  await em.execute('SELECT 1 FROM events WHERE id = ? FOR UPDATE', [booking.eventId]);
-  const from = booking.status;
-  if (from !== 'HELD' && from !== 'EXPIRED') return false;
-  if (from === 'EXPIRED') {
-    const reserved = await em.execute(
-      `UPDATE events SET available = available - ?, sold = sold + ?, version = version + 1, updated_at = ?
-       WHERE id = ? AND available >= ? AND status = 'published' RETURNING id`,
-      [booking.quantity, booking.quantity, now, booking.eventId, booking.quantity],
+async function confirmBooking(
+  em: EntityManager,
+  bookingId: string,
+  captureId: string,
+  now: Date,
+): Promise<ConfirmResult> {
+  return em.transactional(async (tx) => {
+    const [info] = await tx.execute<{ event_id: string }[]>('SELECT event_id FROM bookings WHERE id = ?', [bookingId]);
+    if (!info) return 'not_open';
+    await tx.execute('SELECT 1 FROM events WHERE id = ? FOR UPDATE', [info.event_id]);
+    const [row] = await tx.execute<{ status: string; quantity: number; user_id: string }[]>(
+      'SELECT status, quantity, user_id FROM bookings WHERE id = ? FOR UPDATE',
+      [bookingId],
     );
-    if (reserved.length === 0) return false;
-  }
-  const confirmed = await em.execute(
-    `UPDATE bookings SET status = 'CONFIRMED', paypal_capture_id = ?, confirmed_at = ?, updated_at = ?
-     WHERE id = ? AND status = ? RETURNING id`,
-    [captureId, now, now, booking.id, from],
-  );
-  if (confirmed.length === 0) throw new Error(`booking ${booking.id} left ${from} under its lock`);
-  if (from === 'HELD')
-    await em.execute(
-      'UPDATE events SET held = held - ?, sold = sold + ?, version = version + 1, updated_at = ? WHERE id = ?',
-      [booking.quantity, booking.quantity, now, booking.eventId],
+    if (!row) return 'not_open';
+    if (row.status === 'CONFIRMED') return 'already_confirmed';
+    if (row.status === 'EXPIRED') {
+      const owned = await ticketsOwned(tx, row.user_id, info.event_id);
+      const revived = await tx.execute(
+        `UPDATE events SET available = available - ?, sold = sold + ?, version = version + 1, updated_at = ?
+         WHERE id = ? AND available >= ? AND status = 'published' AND starts_at > ? AND ? + ? <= max_per_user
+         RETURNING id`,
+        [row.quantity, row.quantity, now, info.event_id, row.quantity, now, owned, row.quantity],
+      );
+      if (revived.length === 0) return 'no_tickets';
+    } else if (row.status === 'HELD') {
+      await tx.execute(
+        'UPDATE events SET held = held - ?, sold = sold + ?, version = version + 1, updated_at = ? WHERE id = ?',
+        [row.quantity, row.quantity, now, info.event_id],
+      );
+    } else {
+      return 'not_open';
+    }
+    await tx.execute(
+      `UPDATE bookings SET status = 'CONFIRMED', paypal_capture_id = ?, confirmed_at = ?, updated_at = ?
+       WHERE id = ? AND status = ?`,
+      [captureId, now, now, bookingId, row.status],
     );
-  return true;
+    return 'confirmed';
+  });
 }
 
-async function ticketsLeft(em: EntityManager, booking: Booking, now: Date): Promise<boolean> {
+/** Whether a lapsed hold could be revived now, checked before any money is taken. */
+async function canRevive(em: EntityManager, booking: Booking, now: Date): Promise<boolean> {
+  const owned = await ticketsOwned(em, booking.userId, booking.eventId);
   const rows = await em.execute<{ ok: boolean }[]>(
-    "SELECT (available >= ? AND status = 'published' AND starts_at > ?) AS ok FROM events WHERE id = ?",
-    [booking.quantity, now, booking.eventId],
+    `SELECT (available >= ? AND status = 'published' AND starts_at > ? AND ? + ? <= max_per_user) AS ok
+     FROM events WHERE id = ?`,
+    [booking.quantity, now, owned, booking.quantity, booking.eventId],
   );
   return rows[0]?.ok === true;
 }
 
-/** Gives money back when we took it but cannot deliver tickets for it. */
+/**
+ * Gives money back when we took it but deliver no tickets for it. PayPal-Request-Id
+ * `refund:<booking>` makes a repeat (another visit, the retry job) one refund at PayPal. If PayPal
+ * cannot be reached, a job tries again until it can.
+ */
 async function refundUndeliverable(
   deps: CheckoutDeps,
   em: EntityManager,
   booking: Booking,
   capture: PayPalCaptureView,
-) {
+): Promise<boolean> {
   try {
     const refund = await deps.gateway.refundCapture({
       captureId: capture.id,
@@ -147,88 +183,135 @@ async function refundUndeliverable(
       amountMinor: refund.amountMinor,
       currency: capture.currency,
     });
+    return true;
   } catch (error) {
-    deps.log.error({ err: error, bookingId: booking.id, captureId: capture.id }, 'automatic refund failed');
+    deps.log.error({ err: error, bookingId: booking.id, captureId: capture.id }, 'refund failed; will retry');
+    await enqueueJob(em, {
+      queue: RECONCILE_PAYMENT_QUEUE,
+      payload: { bookingId: booking.id },
+      runAt: new Date(deps.clock.now().getTime() + 60_000),
+      dedupeKey: booking.id,
+    });
+    return false;
   }
 }
 
 /**
- * The buyer came back from PayPal (or a webhook says they approved): capture on the server and
- * confirm only when PayPal says COMPLETED for exactly our amount, currency and booking. Runs under
- * a per-booking lock, so parallel visits capture once; a repeat finds the booking final.
+ * `buyer_returned`: the buyer came back from PayPal (or PayPal says they approved), so an approved
+ * order may be captured. `after_release`: the hold was cancelled or expired; only money already
+ * taken is dealt with, nothing new is captured.
  */
-export async function settlePayment(deps: CheckoutDeps, em: EntityManager, bookingId: string): Promise<SettleOutcome> {
-  return em.transactional(async (tx) => {
-    await lockBooking(tx, bookingId);
-    let booking = await loadBooking(tx, bookingId);
-    if (!booking) throw new DomainError('BOOKING_NOT_FOUND', 'No such booking');
-    if (booking.status === 'CONFIRMED') return { kind: 'confirmed', booking };
-    if (booking.status === 'CANCELLED' || booking.status === 'REFUNDED' || !booking.paypalOrderId)
-      return { kind: 'cancelled', booking };
-    const now = deps.clock.now();
-    if (booking.status === 'HELD' && booking.holdExpiresAt <= now) {
-      await releaseHold(tx, booking.id, 'EXPIRED', now, { onlyIfLapsed: true });
-      booking = (await loadBooking(tx, bookingId)) as Booking;
-    }
-    const orderId = booking.paypalOrderId as string;
+export type SettleMode = 'buyer_returned' | 'after_release';
 
-    let order: PayPalOrderView;
+/**
+ * Makes the booking agree with its PayPal order: capture on the server, confirm only when PayPal
+ * says COMPLETED for exactly our amount, currency and booking, and refund money we cannot turn
+ * into tickets. No database transaction stays open across a call to PayPal; concurrent callers in
+ * this process share one run, and PayPal-Request-Id makes callers in other processes one capture.
+ */
+export function settlePayment(
+  deps: CheckoutDeps,
+  em: EntityManager,
+  bookingId: string,
+  mode: SettleMode = 'buyer_returned',
+): Promise<SettleOutcome> {
+  const key = `${mode}:${bookingId}`;
+  const running = deps.settling.get(key);
+  if (running) return running;
+  const run = reconcile(deps, em, bookingId, mode).finally(() => deps.settling.delete(key));
+  deps.settling.set(key, run);
+  return run;
+}
+
+async function reconcile(
+  deps: CheckoutDeps,
+  em: EntityManager,
+  bookingId: string,
+  mode: SettleMode,
+): Promise<SettleOutcome> {
+  const reload = async () => (await loadBooking(em, bookingId)) as Booking;
+  let booking = await loadBooking(em, bookingId);
+  if (!booking) throw new DomainError('BOOKING_NOT_FOUND', 'No such booking');
+  if (booking.status === 'CONFIRMED') return { kind: 'confirmed', booking };
+  const orderId = booking.paypalOrderId;
+  if (!orderId) return { kind: 'cancelled', booking, refunded: false };
+  const now = deps.clock.now();
+  if (booking.status === 'HELD' && booking.holdExpiresAt <= now) {
+    await em.transactional((tx) => releaseHold(tx, bookingId, 'EXPIRED', now, { onlyIfLapsed: true }));
+    booking = await reload();
+  }
+  const closed = (refunded: boolean): SettleOutcome =>
+    booking?.status === 'EXPIRED'
+      ? { kind: 'expired', booking, refunded }
+      : { kind: 'cancelled', booking: booking as Booking, refunded };
+
+  let order: PayPalOrderView;
+  try {
+    order = await deps.gateway.getOrder(orderId);
+  } catch (error) {
+    return payPalFailureKind(error) === 'not_found'
+      ? { kind: 'failed', booking, reason: 'unknown_order', refunded: false }
+      : { kind: 'unavailable', booking };
+  }
+  // an order that is not for this booking is never captured, refunded or counted
+  if (order.customId !== booking.id) return { kind: 'failed', booking, reason: 'mismatch', refunded: false };
+
+  let capture = order.captures[0];
+  if (!capture) {
+    if (order.status !== 'APPROVED')
+      return booking.status === 'HELD' ? { kind: 'not_approved', booking } : closed(false);
+    if (mode === 'after_release' || (booking.status !== 'HELD' && booking.status !== 'EXPIRED')) return closed(false);
+    // approved after the hold lapsed: capture only if the tickets can still be had, so no money moves otherwise
+    if (booking.status === 'EXPIRED' && !(await canRevive(em, booking, now))) return closed(false);
     try {
-      order = await deps.gateway.getOrder(orderId);
+      order = await deps.gateway.captureOrder({ orderId, bookingId });
     } catch (error) {
-      return payPalFailureKind(error) === 'not_found'
-        ? { kind: 'failed', booking, reason: 'unknown_order' }
-        : { kind: 'unavailable', booking };
+      const kind = payPalFailureKind(error);
+      if (kind === 'already_captured') order = await deps.gateway.getOrder(orderId).catch(() => order);
+      else if (kind === 'declined' && error instanceof PayPalError && error.issue === NO_MORE_ATTEMPTS) {
+        await em.transactional((tx) => releaseHold(tx, bookingId, 'CANCELLED', now));
+        return { kind: 'failed', booking: await reload(), reason: 'declined', refunded: false };
+      } else if (kind === 'declined' || kind === 'not_approved') return { kind: 'not_approved', booking };
+      else return { kind: 'unavailable', booking };
     }
-    // an order that is not for this booking is never captured or counted
-    if (order.customId !== booking.id) return { kind: 'failed', booking, reason: 'mismatch' };
+    capture = order.captures[0];
+    if (!capture) return { kind: 'unavailable', booking };
+  }
 
-    let capture = order.captures[0];
-    if (!capture) {
-      if (order.status !== 'APPROVED') return { kind: 'not_approved', booking };
-      // approved after the hold lapsed: capture only if tickets remain, so no money moves otherwise
-      if (booking.status === 'EXPIRED' && !(await ticketsLeft(tx, booking, now))) return { kind: 'expired', booking };
-      try {
-        order = await deps.gateway.captureOrder({ orderId, bookingId: booking.id });
-      } catch (error) {
-        const kind = payPalFailureKind(error);
-        if (kind === 'already_captured') order = await deps.gateway.getOrder(orderId);
-        else if (kind === 'declined' || kind === 'not_approved') return { kind: 'not_approved', booking };
-        else return { kind: 'unavailable', booking };
-      }
-      capture = order.captures[0];
-      if (!capture) return { kind: 'unavailable', booking };
-    }
+  if (capture.status === 'PENDING') return { kind: 'pending', booking };
+  if (capture.status === 'REFUNDED' || capture.status === 'PARTIALLY_REFUNDED') {
+    return booking.status === 'HELD' ? { kind: 'failed', booking, reason: 'mismatch', refunded: true } : closed(true);
+  }
+  if (capture.status !== 'COMPLETED') {
+    // declined or failed at PayPal: no money moved, and PayPal will not try again
+    await em.transactional((tx) => releaseHold(tx, bookingId, 'CANCELLED', now));
+    booking = await reload();
+    return { kind: 'failed', booking, reason: 'declined', refunded: false };
+  }
 
-    if (capture.status === 'PENDING') return { kind: 'pending', booking };
-    if (capture.status !== 'COMPLETED') {
-      if (booking.status === 'HELD') await releaseHold(tx, booking.id, 'CANCELLED', now);
-      return { kind: 'failed', booking: (await loadBooking(tx, bookingId)) as Booking, reason: 'declined' };
-    }
-    await recordPayment(tx, {
-      bookingId: booking.id,
-      kind: 'capture',
-      ref: capture.id,
-      status: capture.status,
-      amountMinor: capture.amountMinor,
-      currency: capture.currency,
-    });
-    const matches =
-      order.status === 'COMPLETED' &&
-      capture.amountMinor === booking.totalMinor &&
-      capture.currency === booking.currency.trim() &&
-      capture.customId === booking.id;
-    if (!matches) {
-      deps.log.error({ bookingId: booking.id, orderId, captureId: capture.id }, 'capture does not match the booking');
-      await refundUndeliverable(deps, tx, booking, capture);
-      return { kind: 'failed', booking, reason: 'mismatch' };
-    }
-    if (!(await confirmBooking(tx, booking, capture.id, now))) {
-      await refundUndeliverable(deps, tx, booking, capture);
-      return { kind: booking.status === 'EXPIRED' ? 'expired' : 'cancelled', booking };
-    }
-    return { kind: 'confirmed', booking: (await loadBooking(tx, bookingId)) as Booking };
+  await recordPayment(em, {
+    bookingId,
+    kind: 'capture',
+    ref: capture.id,
+    status: capture.status,
+    amountMinor: capture.amountMinor,
+    currency: capture.currency,
   });
+  const matches =
+    order.status === 'COMPLETED' &&
+    capture.amountMinor === booking.totalMinor &&
+    capture.currency === booking.currency.trim() &&
+    capture.customId === booking.id;
+  if (!matches) {
+    deps.log.error({ bookingId, orderId, captureId: capture.id }, 'capture does not match the booking');
+    const refunded = await refundUndeliverable(deps, em, booking, capture);
+    return { kind: 'failed', booking, reason: 'mismatch', refunded };
+  }
+  const result = await confirmBooking(em, bookingId, capture.id, now);
+  booking = await reload();
+  if (result === 'confirmed' || result === 'already_confirmed') return { kind: 'confirmed', booking };
+  // the hold was cancelled or expired (and could not be revived) while PayPal took the money
+  return closed(await refundUndeliverable(deps, em, booking, capture));
 }
 
 /** The buyer cancelled at PayPal: release that hold once; after a capture nothing changes. */
@@ -237,13 +320,10 @@ export async function cancelCheckout(
   em: EntityManager,
   bookingId: string,
 ): Promise<{ booking: Booking; released: boolean }> {
-  return em.transactional(async (tx) => {
-    await lockBooking(tx, bookingId);
-    const released = await releaseHold(tx, bookingId, 'CANCELLED', deps.clock.now());
-    const booking = await loadBooking(tx, bookingId);
-    if (!booking) throw new DomainError('BOOKING_NOT_FOUND', 'No such booking');
-    return { booking, released };
-  });
+  const released = await em.transactional((tx) => releaseHold(tx, bookingId, 'CANCELLED', deps.clock.now()));
+  const booking = await loadBooking(em, bookingId);
+  if (!booking) throw new DomainError('BOOKING_NOT_FOUND', 'No such booking');
+  return { booking, released };
 }
 
 /** Finds the booking a PayPal redirect is about: the order id and our signed reference must agree. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { manualClock } from '../lib/clock.ts';
 import { expectBalanced, makeBuyers, seedEvent, ticketCounts } from '../test/fixtures.ts';
-import { startTestServer, type TestServer } from '../test/harness.ts';
+import { signInAdmin, startTestServer, type TestServer } from '../test/harness.ts';
 import type { PayPalSimulatorControls } from './paypal/simulator.ts';
 
 const clock = manualClock(new Date('2026-12-01T10:00:00Z'));
@@ -245,7 +245,32 @@ describe('approval after the hold expired (P7)', () => {
     clock.advance(16 * 60_000);
     const res = await visit(back);
     expect(res.body).toMatchObject({ state: 'confirmed', booking: { status: 'CONFIRMED' } });
+    // it went through EXPIRED (tickets back on sale) before being revived
+    expect(res.body.booking.expiredAt).toEqual(expect.any(String));
     expect(await expectBalanced(server, held.eventId)).toMatchObject({ sold: 2, held: 0, available: 8 });
+  });
+
+  it('a late approval cannot exceed the per-user limit: no capture', async () => {
+    const eventId = await seedEvent(server, { capacity: 20, maxPerOrder: 4, maxPerUser: 4 });
+    const [buyer] = await makeBuyers(server, 1);
+    const first = await server.http('POST', `/api/events/${eventId}/book`, {
+      token: buyer!.token,
+      body: { quantity: 4 },
+    });
+    const firstOrder = sim.order(new URL(first.body.paymentUrl).searchParams.get('token') as string)!;
+    const lateReturn = await approve(firstOrder.id);
+    clock.advance(16 * 60_000);
+    const second = await server.http('POST', `/api/events/${eventId}/book`, {
+      token: buyer!.token,
+      body: { quantity: 4 },
+    });
+    expect(second.status).toBe(200);
+    const secondOrder = new URL(second.body.paymentUrl).searchParams.get('token') as string;
+    expect((await visit(await approve(secondOrder))).body.state).toBe('confirmed');
+    const res = await visit(lateReturn);
+    expect(res.body).toMatchObject({ state: 'expired', booking: { status: 'EXPIRED' } });
+    expect(sim.captureCount(firstOrder.id)).toBe(0);
+    expect(await expectBalanced(server, eventId)).toMatchObject({ sold: 4 });
   });
 
   it('none left: no capture, booking EXPIRED, buyer told', async () => {
@@ -261,6 +286,60 @@ describe('approval after the hold expired (P7)', () => {
     expect(res).toMatchObject({ status: 410, body: { state: 'expired', booking: { status: 'EXPIRED' } } });
     expect(sim.captureCount(held.orderId)).toBe(0);
     await expectBalanced(server, held.eventId);
+  });
+});
+
+describe('money never stays without tickets', () => {
+  const refunds = (bookingId: string) =>
+    server.sql<{ kind: string; amount_minor: number }>(
+      'SELECT kind, amount_minor FROM payments WHERE booking_id = ? ORDER BY kind',
+      [bookingId],
+    );
+
+  it('an event cancelled while the capture is in flight: the capture is refunded', async () => {
+    const held = await hold({ quantity: 2 });
+    const back = await approve(held.orderId);
+    sim.hangNext('captureOrder', { ms: 300, when: 'before' });
+    const visiting = visit(back);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const admin = await signInAdmin(server);
+    expect((await server.http('POST', `/api/events/${held.eventId}/cancel`, { token: admin.accessToken })).status).toBe(
+      200,
+    );
+    const res = await visiting;
+    expect(res.body).toMatchObject({ state: 'cancelled', booking: { status: 'CANCELLED' } });
+    expect(await refunds(held.bookingId)).toEqual([
+      { kind: 'capture', amount_minor: 5000 },
+      { kind: 'refund', amount_minor: 5000 },
+    ]);
+    expect(sim.order(held.orderId)?.captures[0]?.status).toBe('REFUNDED');
+    expect(await expectBalanced(server, held.eventId)).toMatchObject({ sold: 0, held: 0 });
+  });
+
+  it('a capture whose answer was lost, then a cancel: the reconcile job refunds it', async () => {
+    const held = await hold({ quantity: 2 });
+    const back = await approve(held.orderId);
+    sim.failNext('captureOrder', { when: 'after', times: 3 });
+    expect((await visit(back)).body.state).toBe('unavailable');
+    const cancel = await server.http('POST', `/api/bookings/${held.bookingId}/cancel`, { token: held.token });
+    expect(cancel.body.status).toBe('CANCELLED');
+    await server.worker.runDue();
+    expect(await refunds(held.bookingId)).toEqual([
+      { kind: 'capture', amount_minor: 5000 },
+      { kind: 'refund', amount_minor: 5000 },
+    ]);
+    expect(sim.order(held.orderId)?.captures[0]?.status).toBe('REFUNDED');
+    expect((await visit(back)).body).toMatchObject({ state: 'cancelled', booking: { status: 'CANCELLED' } });
+  });
+
+  it('an approved but abandoned order whose hold expired is not captured by the reconcile job', async () => {
+    const held = await hold({ quantity: 2 });
+    await approve(held.orderId);
+    clock.advance(16 * 60_000);
+    await server.worker.runDue();
+    expect(await status(held.bookingId)).toBe('EXPIRED');
+    expect(sim.captureCount(held.orderId)).toBe(0);
+    expect(await refunds(held.bookingId)).toEqual([]);
   });
 });
 

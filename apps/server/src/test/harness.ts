@@ -37,6 +37,7 @@ export async function startTestServer(
     ADMIN_PASSWORD: ADMIN.password,
     RATE_LIMIT_AUTH_PER_MINUTE: '0',
     RATE_LIMIT_AUTH_PER_ACCOUNT_PER_MINUTE: '0',
+    RATE_LIMIT_PAYMENT_PER_MINUTE: '0',
     LOG_LEVEL: 'silent',
     ...TEST_SECRETS,
     ...opts.env,

@@ -41,7 +41,28 @@ const domainErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
-export const publicProcedure = t.procedure.use(domainErrors).meta({ access: 'public' });
+/** Where in a raw input a string holds a NUL character (PostgreSQL text cannot store one), if anywhere. */
+function nulBytePath(value: unknown, path: string[] = []): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path.join('.') || '(root)' : null;
+  if (value && typeof value === 'object') {
+    for (const [key, child] of Object.entries(value)) {
+      const found = nulBytePath(child, [...path, key]);
+      if (found !== null) return found;
+    }
+  }
+  return null;
+}
+
+const rejectNulBytes = t.middleware(async ({ getRawInput, next }) => {
+  const path = nulBytePath(await getRawInput());
+  if (path !== null)
+    throw new DomainError('VALIDATION_FAILED', `Invalid input: ${path}`, {
+      issues: [{ path, message: 'must not contain NUL characters', code: 'invalid_format' }],
+    });
+  return next();
+});
+
+export const publicProcedure = t.procedure.use(domainErrors).use(rejectNulBytes).meta({ access: 'public' });
 
 function bearerToken(header: string): string {
   const match = /^Bearer\s+(\S+)$/i.exec(header);

@@ -3,6 +3,7 @@ import {
   type BookingPage,
   type CreateBookingInput,
   DomainError,
+  IdempotencyKeySchema,
   type ListBookingsInput,
 } from '@boxoffice/contracts';
 import { Booking, type EntityManager } from '@boxoffice/db';
@@ -131,7 +132,7 @@ export async function createBooking(
     if (deps.startPayment) booking.paymentUrl = await deps.startPayment(booking);
     return toBookingDto(booking);
   };
-  const key = input.idempotencyKey ?? headerKey;
+  const key = input.idempotencyKey ?? (headerKey === null ? undefined : checkHeaderKey(headerKey));
   if (!key) return run();
   return withIdempotency(
     deps.em,
@@ -144,6 +145,15 @@ export async function createBooking(
     },
     run,
   );
+}
+
+/** The Idempotency-Key header obeys the same rules as the input field. */
+function checkHeaderKey(value: string): string {
+  const parsed = IdempotencyKeySchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new DomainError('VALIDATION_FAILED', 'Invalid Idempotency-Key header', {
+    issues: parsed.error.issues.map((issue) => ({ path: 'Idempotency-Key', message: issue.message, code: issue.code })),
+  });
 }
 
 /** Owners and admins see a booking; anyone else gets 404, as if it did not exist. */

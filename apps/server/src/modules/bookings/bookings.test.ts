@@ -208,6 +208,17 @@ describe('idempotency', () => {
     expect(await expectBalanced(server, eventId)).toMatchObject({ held: 2 });
   });
 
+  it('a malformed Idempotency-Key header is 400, not a stored key', async () => {
+    const eventId = await seedEvent(server, { capacity: 10 });
+    const [buyer] = await makeBuyers(server, 1);
+    for (const key of ['x', 'k'.repeat(12_000), 'has spaces in it']) {
+      const res = await book(buyer!.token, eventId, { quantity: 1 }, { 'Idempotency-Key': key });
+      expect(res.status).toBe(400);
+      expect(res.body.error.details.issues[0].path).toBe('Idempotency-Key');
+    }
+    expect(await ticketCounts(server, eventId)).toMatchObject({ held: 0 });
+  });
+
   it('concurrent duplicates make one booking; the others get it or 409 in flight', async () => {
     const eventId = await seedEvent(server, { capacity: 10 });
     const [buyer] = await makeBuyers(server, 1);

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Booking, type EntityManager } from '@boxoffice/db';
 import { enqueueJob } from '../../jobs/job-queue.ts';
-
-export const EXPIRE_HOLD_QUEUE = 'expire-hold';
+import { EXPIRE_HOLD_QUEUE, RECONCILE_PAYMENT_QUEUE } from '../../jobs/queues.ts';
 
 export type EventTerms = {
   id: string;
@@ -92,11 +91,11 @@ export async function placeHold(
 }
 
 /**
- * Serialises every change to one booking's state (capture, cancel, expiry) without holding row
- * locks across a call to the payment provider. Re-entrant within a transaction.
+ * A released hold may still have money behind it (a capture whose answer was lost, a payment
+ * racing the release): a job asks PayPal and refunds whatever was taken for it.
  */
-export async function lockBooking(em: EntityManager, bookingId: string): Promise<void> {
-  await em.execute("SELECT pg_advisory_xact_lock(hashtextextended('booking:' || ?, 0))", [bookingId]);
+export async function scheduleReconcile(em: EntityManager, bookingId: string, now: Date): Promise<void> {
+  await enqueueJob(em, { queue: RECONCILE_PAYMENT_QUEUE, payload: { bookingId }, runAt: now, dedupeKey: bookingId });
 }
 
 const STAMP = { CANCELLED: 'cancelled_at', EXPIRED: 'expired_at' } as const;
@@ -114,23 +113,23 @@ export async function releaseHold(
   now: Date,
   opts: { onlyIfLapsed?: boolean } = {},
 ): Promise<boolean> {
-  await lockBooking(em, bookingId);
   const found = await em.execute<{ event_id: string }[]>('SELECT event_id FROM bookings WHERE id = ?', [bookingId]);
   const eventId = found[0]?.event_id;
   if (!eventId) return false;
   await em.execute('SELECT 1 FROM events WHERE id = ? FOR UPDATE', [eventId]);
-  const released = await em.execute<{ quantity: number }[]>(
+  const released = await em.execute<{ quantity: number; paypal_order_id: string | null }[]>(
     `UPDATE bookings SET status = ?, ${STAMP[to]} = ?, updated_at = ?
      WHERE id = ? AND status = 'HELD' ${opts.onlyIfLapsed ? 'AND hold_expires_at <= ?' : ''}
-     RETURNING quantity`,
+     RETURNING quantity, paypal_order_id`,
     opts.onlyIfLapsed ? [to, now, now, bookingId, now] : [to, now, now, bookingId],
   );
-  const quantity = released[0]?.quantity;
-  if (!quantity) return false;
+  const row = released[0];
+  if (!row) return false;
   await em.execute(
     'UPDATE events SET available = available + ?, held = held - ?, version = version + 1, updated_at = ? WHERE id = ?',
-    [quantity, quantity, now, eventId],
+    [row.quantity, row.quantity, now, eventId],
   );
+  if (row.paypal_order_id) await scheduleReconcile(em, bookingId, now);
   return true;
 }
 

@@ -17,7 +17,7 @@ import { LockMode } from '@mikro-orm/core';
 import { z } from 'zod';
 import type { Clock } from '../../lib/clock.ts';
 import type { AuthUser } from '../auth/tokens.ts';
-import { releaseLapsedHolds } from '../bookings/holds.ts';
+import { releaseLapsedHolds, scheduleReconcile } from '../bookings/holds.ts';
 import { addressKey, geocodeCached } from './geocode-cache.ts';
 import type { Geocoder } from './geocoder.ts';
 
@@ -126,6 +126,8 @@ export async function createEvent(deps: EventsDeps, actor: AuthUser, input: Crea
 }
 
 export async function updateEvent(deps: EventsDeps, input: UpdateEventInput): Promise<EventDto> {
+  // a capacity check must not count holds that already lapsed (released before the row lock: lock order)
+  if (input.capacity !== undefined) await releaseLapsedHolds(deps.em, { eventId: input.eventId }, deps.clock.now());
   const before = await deps.em.fork().findOne(Event, { id: input.eventId });
   if (!before) throw eventNotFound();
   if (before.status === 'cancelled') throw eventNotEditable();
@@ -187,6 +189,7 @@ export async function updateEvent(deps: EventsDeps, input: UpdateEventInput): Pr
       endsAt: event.endsAt ? iso(event.endsAt) : null,
       maxPerOrder: event.maxPerOrder,
       maxPerUser: event.maxPerUser,
+      priceMinor: event.priceMinor,
     });
     if (issues.length) {
       const details: FieldIssue[] = issues.map((issue) => ({
@@ -207,17 +210,20 @@ export async function updateEvent(deps: EventsDeps, input: UpdateEventInput): Pr
  * Cancels the event and releases its open holds. Confirmed bookings stay as they are (refunds are
  * their own admin action). Cancelling twice changes nothing.
  */
-export async function cancelEvent(deps: Pick<EventsDeps, 'em'>, eventId: string): Promise<EventDto> {
+export async function cancelEvent(deps: Pick<EventsDeps, 'em' | 'clock'>, eventId: string): Promise<EventDto> {
+  const now = deps.clock.now();
   return deps.em.transactional(async (em) => {
     // bookings take the same row lock to move tickets, so none can be held between these statements
     const event = await em.findOne(Event, { id: eventId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (!event) throw eventNotFound();
     if (event.status === 'cancelled') return toEventDto(event);
-    const released = await em.execute<{ quantity: number }[]>(
-      `UPDATE bookings SET status = 'CANCELLED', cancelled_at = now(), updated_at = now()
-       WHERE event_id = ? AND status = 'HELD' RETURNING quantity`,
-      [eventId],
+    const released = await em.execute<{ id: string; quantity: number; paypal_order_id: string | null }[]>(
+      `UPDATE bookings SET status = 'CANCELLED', cancelled_at = ?, updated_at = ?
+       WHERE event_id = ? AND status = 'HELD' RETURNING id, quantity, paypal_order_id`,
+      [now, now, eventId],
     );
+    // a buyer may be paying right now: their money is refunded by the reconcile job
+    for (const row of released) if (row.paypal_order_id) await scheduleReconcile(em, row.id, now);
     const tickets = released.reduce((sum, row) => sum + Number(row.quantity), 0);
     event.status = 'cancelled';
     event.held -= tickets;

@@ -221,6 +221,17 @@ describe('events.create', () => {
     expect(issuePaths(res.body)).toEqual(['endsAt', 'longitude', 'maxPerOrder']);
   });
 
+  it('refuses a price whose largest order would overflow an order total, and a currency PayPal does not take', async () => {
+    const before = await countEvents();
+    const huge = await createEvent(eventInput({ priceMinor: 100_000_000, maxPerOrder: 30, maxPerUser: 30 }));
+    expect(huge.status).toBe(400);
+    expect(issuePaths(huge.body)).toEqual(['priceMinor']);
+    const xyz = await createEvent(eventInput({ currency: 'XYZ' }));
+    expect(xyz.status).toBe(400);
+    expect(issuePaths(xyz.body)).toEqual(['currency']);
+    expect(await countEvents()).toBe(before);
+  });
+
   it('refuses numbers sent as strings, such as an empty price', async () => {
     const res = await createEvent(eventInput({ priceMinor: '', capacity: '100' }));
     expect(res.status).toBe(400);

@@ -508,6 +508,7 @@ describe('resolvePayPalSettings', () => {
       ADMIN_EMAIL: 'admin@tickets.example',
       ADMIN_USERNAME: 'admin',
       ADMIN_PASSWORD: 'a-long-admin-password',
+      PAYPAL_SIMULATOR: 'true',
     });
     expect(resolvePayPalSettings(config).warning).toMatch(/no money moves/);
   });

@@ -3,41 +3,12 @@
  * REST API speaks. Pure string arithmetic: amounts never pass through floating point.
  */
 
+import { currencyExponent, SUPPORTED_CURRENCIES } from '@boxoffice/contracts';
+
 /** Currencies PayPal accepts for payments (developer.paypal.com/api/rest/reference/currency-codes). */
-export const PAYPAL_CURRENCIES: ReadonlySet<string> = new Set([
-  'AUD',
-  'BRL',
-  'CAD',
-  'CNY',
-  'CZK',
-  'DKK',
-  'EUR',
-  'HKD',
-  'HUF',
-  'ILS',
-  'JPY',
-  'MYR',
-  'MXN',
-  'TWD',
-  'NZD',
-  'NOK',
-  'PHP',
-  'PLN',
-  'GBP',
-  'SGD',
-  'SEK',
-  'CHF',
-  'THB',
-  'USD',
-]);
+export const PAYPAL_CURRENCIES: ReadonlySet<string> = new Set(SUPPORTED_CURRENCIES);
 
-/** PayPal rejects decimals for these currencies (DECIMALS_NOT_SUPPORTED). */
-const ZERO_DECIMAL_CURRENCIES: ReadonlySet<string> = new Set(['JPY', 'HUF', 'TWD']);
-
-/** Digits after the decimal point PayPal uses for a currency. */
-export function currencyExponent(currency: string): 0 | 2 {
-  return ZERO_DECIMAL_CURRENCIES.has(currency.toUpperCase()) ? 0 : 2;
-}
+export { currencyExponent };
 
 export class MoneyFormatError extends Error {
   constructor(message: string) {

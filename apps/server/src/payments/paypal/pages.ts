@@ -1,3 +1,4 @@
+import { currencyExponent } from '@boxoffice/contracts';
 import type { Booking } from '@boxoffice/db';
 
 export type PageInput = {
@@ -17,9 +18,9 @@ const escapeHtml = (value: string) =>
 
 export function formatMoney(amountMinor: number, currency: string): string {
   const code = currency.trim();
-  const digits =
-    new Intl.NumberFormat('en', { style: 'currency', currency: code }).resolvedOptions().maximumFractionDigits ?? 2;
-  return new Intl.NumberFormat('en', { style: 'currency', currency: code }).format(amountMinor / 10 ** digits);
+  return new Intl.NumberFormat('en', { style: 'currency', currency: code }).format(
+    amountMinor / 10 ** currencyExponent(code),
+  );
 }
 
 const COLORS = { ok: '#137333', wait: '#b06000', bad: '#b3261e' };

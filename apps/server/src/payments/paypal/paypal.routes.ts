@@ -1,7 +1,8 @@
 import { DomainError } from '@boxoffice/contracts';
 import type { Booking } from '@boxoffice/db';
 import { Hono, type Context as HonoContext } from 'hono';
-import { toDomainError } from '../../errors.ts';
+import { errorBody, errorHeaders, toDomainError } from '../../errors.ts';
+import { clientIp } from '../../lib/client-ip.ts';
 import { toBookingDto } from '../../modules/bookings/bookings.service.ts';
 import type { AppDeps } from '../../trpc/context.ts';
 import {
@@ -67,7 +68,9 @@ function describeOutcome(outcome: SettleOutcome): Reply {
           tone: 'bad',
           title: 'Your hold expired',
           lines: [
-            'The tickets were released before the payment completed and none are left. You have not been charged.',
+            outcome.refunded
+              ? 'The tickets were released before the payment completed and none are left. The amount PayPal took has been refunded.'
+              : 'The tickets were released before the payment completed and none are left. You have not been charged.',
           ],
         },
       };
@@ -78,7 +81,11 @@ function describeOutcome(outcome: SettleOutcome): Reply {
         page: {
           tone: 'bad',
           title: 'This booking is no longer open',
-          lines: ['The hold was released. You have not been charged for it.'],
+          lines: [
+            outcome.refunded
+              ? 'The hold was released before the payment completed. The amount PayPal took has been refunded.'
+              : 'The hold was released. You have not been charged for it.',
+          ],
         },
       };
     case 'failed':
@@ -138,16 +145,31 @@ export function paypalRedirectRoutes(deps: AppDeps, checkout: CheckoutDeps): Hon
     const domain = toDomainError(error);
     if (domain.code === 'INTERNAL') throw error;
     c.header('Cache-Control', 'no-store');
-    if (wantsJson(c)) return c.json({ error: { code: domain.code, message: domain.message } }, domain.status as 400);
+    for (const [name, value] of Object.entries(errorHeaders(domain))) c.header(name, value);
+    if (wantsJson(c)) return c.json(errorBody(domain), domain.status as 400);
+    const limited = domain.code === 'RATE_LIMITED';
     return c.html(
       renderPaymentPage({
         tone: 'bad',
-        title: 'This payment link is not valid',
-        lines: [domain.message, 'Nothing was changed or charged.'],
+        title: limited ? 'Too many attempts' : 'This payment link is not valid',
+        lines: [domain.message, limited ? 'Wait a moment, then reload this page.' : 'Nothing was changed or charged.'],
       }),
       domain.status as 400,
     );
   };
+
+  // anyone may open these links, so they are limited per address like sign-in is
+  app.use('*', async (c, next) => {
+    try {
+      await deps.rateLimiter.consume(
+        `payments:ip:${clientIp(c, deps.config.TRUST_PROXY)}`,
+        deps.config.RATE_LIMIT_PAYMENT_PER_MINUTE,
+      );
+    } catch (error) {
+      return refuse(c, error);
+    }
+    await next();
+  });
 
   app.get('/return', async (c) => {
     const em = deps.orm.em.fork();

@@ -1,0 +1,4 @@
+/** Releases a hold whose time ran out (payload: bookingId). */
+export const EXPIRE_HOLD_QUEUE = 'expire-hold';
+/** Makes a booking agree with its PayPal order after a release, refunding money taken for nothing (payload: bookingId). */
+export const RECONCILE_PAYMENT_QUEUE = 'reconcile-payment';
