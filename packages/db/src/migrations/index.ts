@@ -2,6 +2,7 @@ import { sql as accounts } from './0001-accounts.ts';
 import { sql as events } from './0002-events.ts';
 import { sql as bookings } from './0003-bookings.ts';
 import { sql as payments } from './0004-payments.ts';
+import { sql as bookingTransitions } from './0005-booking-transitions.ts';
 
 export type Migration = { name: string; sql: string };
 
@@ -11,4 +12,5 @@ export const migrations: Migration[] = [
   { name: '0002-events', sql: events },
   { name: '0003-bookings', sql: bookings },
   { name: '0004-payments', sql: payments },
+  { name: '0005-booking-transitions', sql: bookingTransitions },
 ];

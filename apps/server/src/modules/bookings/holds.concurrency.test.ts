@@ -72,4 +72,21 @@ describe('a hot on-sale', () => {
     await insert(crypto.randomUUID());
     await expect(insert(crypto.randomUUID())).rejects.toThrow(/bookings_one_hold_per_user/);
   });
+
+  it('booking status only moves forward: the database refuses any other transition', async () => {
+    const eventId = await seedEvent(server, { capacity: 5 });
+    const [buyer] = await makeBuyers(server, 1);
+    const id = crypto.randomUUID();
+    await server.sql(
+      `INSERT INTO bookings (id, user_id, event_id, quantity, unit_price_minor, total_minor, currency, status, hold_expires_at)
+       VALUES (?, ?, ?, 1, 100, 100, 'EUR', 'HELD', now() + interval '1 minute')`,
+      [id, buyer!.id, eventId],
+    );
+    const move = (to: string) => server.sql('UPDATE bookings SET status = ? WHERE id = ?', [to, id]);
+    await move('CONFIRMED');
+    for (const backwards of ['HELD', 'EXPIRED', 'CANCELLED'])
+      await expect(move(backwards)).rejects.toThrow(/bookings_status_forward|cannot move/);
+    await move('REFUNDED');
+    await expect(move('CONFIRMED')).rejects.toThrow(/cannot move from REFUNDED to CONFIRMED/);
+  });
 });
