@@ -1,3 +1,4 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from './test/harness.ts';
 
@@ -18,6 +19,13 @@ describe('HTTP host', () => {
     const { status, body } = await server.http('GET', '/openapi.json');
     expect(status).toBe(200);
     expect(body.openapi).toBe('3.1.0');
+    const validation = await new Validator().validate(structuredClone(body));
+    expect(validation.errors ?? []).toEqual([]);
+    expect(validation.valid).toBe(true);
+    // errors are documented in the shape REST actually answers
+    expect(body.components.schemas['error.BAD_REQUEST'].properties.error.properties.code.enum).toContain('SOLD_OUT');
+    expect(body.paths['/auth/login'].post.security).toBeUndefined();
+    expect(body.paths['/auth/me'].get.security).toEqual([{ Authorization: [] }]);
     expect(Object.keys(body.paths)).toEqual(expect.arrayContaining(['/auth/register', '/auth/login', '/auth/me']));
     expect(body.servers[0].url).toMatch(/\/api$/);
   });
