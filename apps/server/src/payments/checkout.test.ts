@@ -299,13 +299,15 @@ describe('money never stays without tickets', () => {
   it('an event cancelled while the capture is in flight: the capture is refunded', async () => {
     const held = await hold({ quantity: 2 });
     const back = await approve(held.orderId);
-    sim.hangNext('captureOrder', { ms: 300, when: 'before' });
-    const visiting = visit(back);
-    await new Promise((resolve) => setTimeout(resolve, 100));
     const admin = await signInAdmin(server);
-    expect((await server.http('POST', `/api/events/${held.eventId}/cancel`, { token: admin.accessToken })).status).toBe(
-      200,
-    );
+    sim.hangNext('captureOrder', { ms: 1500, when: 'before' });
+    const visiting = visit(back);
+    // cancel while PayPal is still working on the capture
+    for (let i = 0; i < 100 && !sim.requests().some((r) => r.operation === 'captureOrder' && r.status === 0); i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    const cancelled = await server.http('POST', `/api/events/${held.eventId}/cancel`, { token: admin.accessToken });
+    expect(cancelled.status).toBe(200);
+    expect(sim.captureCount(held.orderId)).toBe(0);
     const res = await visiting;
     expect(res.body).toMatchObject({ state: 'cancelled', booking: { status: 'CANCELLED' } });
     expect(await refunds(held.bookingId)).toEqual([
