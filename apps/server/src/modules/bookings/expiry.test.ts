@@ -47,17 +47,21 @@ describe('hold expiry', () => {
     expect(await expectBalanced(server, eventId)).toMatchObject({ available: 0, held: 4 });
   });
 
-  it('availability does not count a lapsed hold, before any job or booking touched it', async () => {
-    const eventId = await seedEvent(server, { capacity: 6 });
+  it('listing and availability do not count a lapsed hold, before any job or booking touched it', async () => {
+    const eventId = await seedEvent(server, { capacity: 5 });
     const [buyer] = await makeBuyers(server, 1);
     expect((await book(buyer!.token, eventId, 5)).status).toBe(200);
+    const soldOut = await server.http('GET', '/api/events?hasTickets=false&limit=100');
+    expect(soldOut.body.items.map((e: { id: string }) => e.id)).toContain(eventId);
     expect((await server.http('GET', `/api/events/${eventId}/availability`)).body).toMatchObject({
-      available: 1,
+      available: 0,
       held: 5,
     });
     clock.advance(TTL_MS + 1000);
+    const list = await server.http('GET', '/api/events?hasTickets=true&limit=100');
+    expect(list.body.items.find((e: { id: string }) => e.id === eventId)).toMatchObject({ available: 5, held: 0 });
     const availability = await server.http('GET', `/api/events/${eventId}/availability`);
-    expect(availability.body).toMatchObject({ available: 6, held: 0, sold: 0 });
+    expect(availability.body).toMatchObject({ available: 5, held: 0, sold: 0 });
   });
 
   it('two workers at once release each expired hold exactly once, and availability comes back exactly', async () => {

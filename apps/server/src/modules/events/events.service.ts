@@ -322,6 +322,8 @@ type EventRow = {
   created_at: Date | string;
   updated_at: Date | string;
   distance_m: number | null;
+  /** Tickets in holds that lapsed but whose expiry job has not run yet: they count as available. */
+  lapsed: number;
   /** The value ORDER BY sorts on, exactly as PostgreSQL has it, for the next page's cursor. */
   sort_key: string | number;
 };
@@ -343,8 +345,8 @@ function rowToDto(row: EventRow): EventDto {
     priceMinor: row.price_minor,
     currency: row.currency,
     capacity: row.capacity,
-    available: row.available,
-    held: row.held,
+    available: row.available + row.lapsed,
+    held: row.held - row.lapsed,
     sold: row.sold,
     maxPerOrder: row.max_per_order,
     maxPerUser: row.max_per_user,
@@ -402,7 +404,17 @@ export async function listEvents(
   if (input.minPrice !== undefined) where.push(fragment('price_minor >= ?', input.minPrice));
   if (input.maxPrice !== undefined) where.push(fragment('price_minor <= ?', input.maxPrice));
   if (input.currency) where.push(fragment('currency = ?', input.currency));
-  if (input.hasTickets !== undefined) where.push(fragment(input.hasTickets ? 'available > 0' : 'available = 0'));
+  // a hold past its expiry is not live even before its job ran, so its tickets count as available
+  const now = deps.clock.now();
+  const lapsed = fragment(
+    `(SELECT coalesce(sum(b.quantity), 0)::int FROM bookings b
+       WHERE b.event_id = events.id AND b.status = 'HELD' AND b.hold_expires_at <= ?)`,
+    now,
+  );
+  if (input.hasTickets !== undefined)
+    where.push(
+      fragment(input.hasTickets ? `(available > 0 OR ${lapsed.text} > 0)` : `available + ${lapsed.text} = 0`, now),
+    );
 
   const sortKey = { startsAt: fragment('starts_at'), price: fragment('price_minor'), distance: chord }[input.sort];
   // starts_at as text keeps its microseconds, which a JS Date would round away
@@ -419,13 +431,14 @@ export async function listEvents(
     em.execute<EventRow[]>(
       `SELECT id, title, description, venue_name, address, formatted_address, latitude, longitude, place_id,
               starts_at, ends_at, timezone, price_minor, currency, capacity, available, held, sold,
-              max_per_order, max_per_user, status, version, created_at, updated_at,
+              max_per_order, max_per_user, status, version, created_at, updated_at, ${lapsed.text} AS lapsed,
               ${distance.text} AS distance_m, ${sortKeyOut.text} AS sort_key
          FROM events
         WHERE ${where.map((part) => part.text).join(' AND ')}
         ORDER BY ${sortKey.text}, id
         LIMIT ?`,
       [
+        ...lapsed.params,
         ...distance.params,
         ...sortKeyOut.params,
         ...where.flatMap((part) => part.params),
