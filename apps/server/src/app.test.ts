@@ -23,7 +23,10 @@ describe('HTTP host', () => {
     expect(validation.errors ?? []).toEqual([]);
     expect(validation.valid).toBe(true);
     // errors are documented in the shape REST actually answers
-    expect(body.components.schemas['error.BAD_REQUEST'].properties.error.properties.code.enum).toContain('SOLD_OUT');
+    expect(body.components.schemas.Error.properties.error.properties.code.enum).toContain('SOLD_OUT');
+    const book = body.paths['/events/{eventId}/book'].post.responses;
+    expect(Object.keys(book)).toEqual(['200', '400', '401', '404', '409', '410', '422', '500', '502']);
+    expect(book['409'].description).toContain('SOLD_OUT');
     expect(body.paths['/auth/login'].post.security).toBeUndefined();
     expect(body.paths['/auth/me'].get.security).toEqual([{ Authorization: [] }]);
     expect(Object.keys(body.paths)).toEqual(expect.arrayContaining(['/auth/register', '/auth/login', '/auth/me']));

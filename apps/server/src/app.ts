@@ -118,6 +118,8 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  // browsers ask for it on every page we serve; answering "nothing" keeps their consoles clean
+  app.get('/favicon.ico', (c) => c.body(null, 204));
   app.get('/readyz', async (c) => {
     try {
       await deps.orm.em.fork().execute('SELECT 1');
@@ -161,10 +163,23 @@ export function buildApp(deps: AppDeps): Hono<Env> {
     } catch {
       return sendError(c, new DomainError('MALFORMED_REQUEST', 'Malformed request body'));
     }
+    if (!/^\d{1,6}$/.test(fromQuery) || (body.quantity !== undefined && body.quantity !== Number(fromQuery)))
+      return sendError(
+        c,
+        new DomainError('VALIDATION_FAILED', 'Invalid input: ticket_quantity', {
+          issues: [
+            {
+              path: 'ticket_quantity',
+              message: /^\d{1,6}$/.test(fromQuery) ? 'disagrees with quantity in the body' : 'expected a whole number',
+              code: 'invalid_type',
+            },
+          ],
+        }),
+      );
     const forwarded = new Request(c.req.url, {
       method: 'POST',
       headers: withJsonContentType(c.req.raw.headers),
-      body: JSON.stringify({ quantity: /^\d{1,6}$/.test(fromQuery) ? Number(fromQuery) : fromQuery, ...body }),
+      body: JSON.stringify({ ...body, quantity: Number(fromQuery) }),
     });
     return restHandler(c, forwarded);
   });
@@ -186,6 +201,8 @@ export function buildApp(deps: AppDeps): Hono<Env> {
       requestId: facts.requestId,
       ctx: () => createContextInner(deps, facts),
     });
+    if (failure?.code === 'NOT_FOUND' && !failure.details)
+      return sendError(c, new DomainError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`));
     if (!failure) return response;
     return sendError(c, failure);
   };

@@ -33,6 +33,12 @@ const domainCodeByTrpcCode: Partial<Record<TRPC_ERROR_CODE_KEY, ErrorCode>> = {
   TOO_MANY_REQUESTS: 'RATE_LIMITED',
 };
 
+/** Transport messages we word ourselves (the adapters' own are terse or garbled). */
+const fixedMessages: Partial<Record<TRPC_ERROR_CODE_KEY, string>> = {
+  PARSE_ERROR: 'Malformed request body',
+  UNSUPPORTED_MEDIA_TYPE: 'Send the body as JSON with Content-Type: application/json',
+};
+
 export function zodIssues(error: ZodError): FieldIssue[] {
   return error.issues.map((issue) => ({
     path: issue.path.map(String).join('.') || '(root)',
@@ -55,7 +61,7 @@ export function toDomainError(error: unknown): DomainError {
     if (error.cause instanceof DomainError) return error.cause;
     if (error.cause instanceof ZodError) return validationError(error.cause);
     const code = domainCodeByTrpcCode[error.code];
-    if (code) return new DomainError(code, error.code === 'PARSE_ERROR' ? 'Malformed request body' : error.message);
+    if (code) return new DomainError(code, fixedMessages[error.code] ?? error.message);
   }
   return new DomainError('INTERNAL', 'Internal server error');
 }

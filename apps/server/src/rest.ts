@@ -38,9 +38,13 @@ export function createRestHandler(endpoint: `/${string}`, log: Logger) {
     const url = request.url.replace(endpoint, '');
     let body: { ok: true; data: unknown } | { ok: false; cause: unknown };
     try {
-      body = request.headers.get('content-type')?.includes('application/json')
-        ? { ok: true, data: JSON.parse(await request.text()) }
-        : { ok: true, data: request.body };
+      if (request.headers.get('content-type')?.includes('application/json')) {
+        const text = await request.text();
+        // an empty body (e.g. `curl -X POST .../cancel -H 'content-type: application/json'`) is `{}`
+        body = { ok: true, data: text.trim() ? JSON.parse(text) : {} };
+      } else {
+        body = { ok: true, data: request.body };
+      }
     } catch (cause) {
       body = { ok: false, cause };
     }

@@ -112,10 +112,17 @@ export const CreateEventInputSchema = z
     priceMinor: PriceSchema.meta({ description: 'Ticket price in minor units (cents).' }),
     currency: CurrencySchema,
     capacity: CapacitySchema,
-    maxPerOrder: TicketLimitSchema.default(EVENT_MAX_PER_ORDER_DEFAULT),
+    maxPerOrder: TicketLimitSchema.optional().meta({
+      description: `Tickets per booking; default ${EVENT_MAX_PER_ORDER_DEFAULT}, or maxPerUser if that is lower.`,
+    }),
     maxPerUser: TicketLimitSchema.default(EVENT_MAX_PER_USER_DEFAULT),
     status: EditableEventStatusSchema.default('published'),
   })
+  // a lower per-user limit lowers the default per-order limit with it, rather than clashing with it
+  .transform((input) => ({
+    ...input,
+    maxPerOrder: input.maxPerOrder ?? Math.min(EVENT_MAX_PER_ORDER_DEFAULT, input.maxPerUser),
+  }))
   .superRefine((input, ctx) => addIssues(eventFieldIssues(input), ctx));
 export type CreateEventInput = z.infer<typeof CreateEventInputSchema>;
 

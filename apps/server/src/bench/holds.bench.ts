@@ -3,7 +3,8 @@
  *   - raw SQL ceiling: the hold transaction straight through `pg`, two ways (the conditional UPDATE
  *     the server uses, and SELECT ... FOR UPDATE then UPDATE);
  *   - the full server over HTTP (REST), and a bare node:http server on the same load generator.
- * Usage: pnpm bench [-- --ops 2000 --concurrency 20]. Uses BENCH_DATABASE_URL or an embedded PostgreSQL.
+ * Usage: pnpm bench [--ops 2000] [--concurrency 20]. Uses an embedded PostgreSQL, or BENCH_DATABASE_URL
+ * pointing at an empty scratch database (the benchmark empties its tables between phases).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -21,6 +22,8 @@ import { startServer } from '../server.ts';
 import { type LoadResult, printTable, runLoad } from './load.ts';
 
 const { values } = parseArgs({
+  // `pnpm bench -- --ops 10` hands the script a leading `--`
+  args: process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === '--')),
   options: { ops: { type: 'string', default: '2000' }, concurrency: { type: 'string', default: '20' } },
 });
 const OPS = Number(values.ops);
@@ -43,6 +46,13 @@ async function main() {
     await migrate(orm);
     await orm.close(true);
     const pool = new pg.Pool({ connectionString: url, max: CONCURRENCY });
+    const [{ n } = { n: 0 }] = (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM users')).rows;
+    if (process.env.BENCH_DATABASE_URL && n > 0) {
+      await pool.end();
+      throw new Error(
+        'BENCH_DATABASE_URL must point at an empty scratch database: it has users, and the benchmark empties its tables',
+      );
+    }
     // idle connections die when the database stops at the end; that is not a failure
     pool.on('error', () => {});
     const results = await runAll(pool, url).finally(() => pool.end());

@@ -1,11 +1,15 @@
-import { DomainError } from '@boxoffice/contracts';
+import { DomainError, type ErrorCode } from '@boxoffice/contracts';
 import { initTRPC } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { toDomainError, toTRPCError } from '../errors.ts';
 import type { Context } from './context.ts';
 
 /** `access` records who may call a procedure, so tests can be generated from the router. */
-export type ProcedureMeta = OpenApiMeta & { access?: 'public' | 'viewer' | 'user' | 'admin' };
+export type ProcedureMeta = OpenApiMeta & {
+  access?: 'public' | 'viewer' | 'user' | 'admin';
+  /** Domain errors the procedure itself can answer with, for the OpenAPI document (access and input errors are added). */
+  errors?: ErrorCode[];
+};
 
 const t = initTRPC
   .context<Context>()

@@ -27,7 +27,10 @@ function authDeps(ctx: Context) {
 
 export const authRouter = router({
   register: publicProcedure
-    .meta({ openapi: { method: 'POST', path: '/auth/register', tags, summary: 'Create an account' } })
+    .meta({
+      errors: ['EMAIL_TAKEN', 'RATE_LIMITED'],
+      openapi: { method: 'POST', path: '/auth/register', tags, summary: 'Create an account' },
+    })
     .input(RegisterInputSchema)
     .output(UserSchema)
     .mutation(async ({ ctx, input }) => {
@@ -36,7 +39,10 @@ export const authRouter = router({
     }),
 
   login: publicProcedure
-    .meta({ openapi: { method: 'POST', path: '/auth/login', tags, summary: 'Sign in; returns tokens' } })
+    .meta({
+      errors: ['INVALID_CREDENTIALS', 'RATE_LIMITED'],
+      openapi: { method: 'POST', path: '/auth/login', tags, summary: 'Sign in; returns tokens' },
+    })
     .input(LoginInputSchema)
     .output(SessionSchema)
     .mutation(async ({ ctx, input }) => {
@@ -45,7 +51,10 @@ export const authRouter = router({
     }),
 
   refresh: publicProcedure
-    .meta({ openapi: { method: 'POST', path: '/auth/refresh', tags, summary: 'Rotate a refresh token' } })
+    .meta({
+      errors: ['INVALID_TOKEN', 'RATE_LIMITED'],
+      openapi: { method: 'POST', path: '/auth/refresh', tags, summary: 'Rotate a refresh token' },
+    })
     .input(RefreshInputSchema)
     .output(SessionSchema)
     .mutation(async ({ ctx, input }) => {

@@ -20,6 +20,18 @@ function bookingDeps(ctx: Context) {
 export const bookingsRouter = router({
   create: protectedProcedure
     .meta({
+      errors: [
+        'INVALID_QUANTITY',
+        'EVENT_NOT_FOUND',
+        'EVENT_NOT_ON_SALE',
+        'HOLD_ALREADY_OPEN',
+        'SOLD_OUT',
+        'LIMIT_EXCEEDED',
+        'IDEMPOTENCY_IN_FLIGHT',
+        'EVENT_PAST',
+        'IDEMPOTENCY_KEY_REUSED',
+        'PAYMENT_PROVIDER_ERROR',
+      ],
       openapi: {
         method: 'POST',
         path: '/events/{eventId}/book',
@@ -43,19 +55,26 @@ export const bookingsRouter = router({
     ),
 
   get: protectedProcedure
-    .meta({ openapi: { method: 'GET', path: '/bookings/{bookingId}', tags, protect: true, summary: 'One booking' } })
+    .meta({
+      errors: ['BOOKING_NOT_FOUND'],
+      openapi: { method: 'GET', path: '/bookings/{bookingId}', tags, protect: true, summary: 'One booking' },
+    })
     .input(BookingIdInputSchema)
     .output(BookingSchema)
     .query(({ ctx, input }) => getBooking(bookingDeps(ctx), ctx.user, input.bookingId)),
 
   listMine: protectedProcedure
-    .meta({ openapi: { method: 'GET', path: '/bookings', tags, protect: true, summary: 'My bookings, newest first' } })
+    .meta({
+      errors: ['INVALID_CURSOR'],
+      openapi: { method: 'GET', path: '/bookings', tags, protect: true, summary: 'My bookings, newest first' },
+    })
     .input(ListMyBookingsInputSchema)
     .output(BookingPageSchema)
     .query(({ ctx, input }) => listBookings(bookingDeps(ctx), { ...input, userId: ctx.user.id })),
 
   cancel: protectedProcedure
     .meta({
+      errors: ['BOOKING_NOT_FOUND', 'BOOKING_NOT_CANCELLABLE'],
       openapi: { method: 'POST', path: '/bookings/{bookingId}/cancel', tags, protect: true, summary: 'Release a hold' },
     })
     .input(BookingIdInputSchema)
@@ -64,6 +83,7 @@ export const bookingsRouter = router({
 
   list: adminProcedure
     .meta({
+      errors: ['INVALID_CURSOR'],
       openapi: { method: 'GET', path: '/admin/bookings', tags, protect: true, summary: 'All bookings (admin)' },
     })
     .input(ListBookingsInputSchema)

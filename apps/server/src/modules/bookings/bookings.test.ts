@@ -40,6 +40,18 @@ describe('booking rules, each with its own code', () => {
     expect((await book(a!.token, eventId)).body.quantity).toBe(1);
     const legacy = await server.http('POST', `/api/events/${eventId}/book?ticket_quantity=4`, { token: b!.token });
     expect(legacy).toMatchObject({ status: 200, body: { quantity: 4 } });
+    for (const [query, body] of [
+      ['abc', undefined],
+      ['2', { quantity: 3 }],
+    ] as const) {
+      const [c] = await makeBuyers(server, 1);
+      const bad = await server.http('POST', `/api/events/${eventId}/book?ticket_quantity=${query}`, {
+        token: c!.token,
+        ...(body ? { body } : {}),
+      });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.details.issues[0].path).toBe('ticket_quantity');
+    }
     await expectBalanced(server, eventId);
   });
 
@@ -155,7 +167,11 @@ describe('reading and cancelling', () => {
     const eventId = await seedEvent(server, { capacity: 5 });
     const [owner] = await makeBuyers(server, 1);
     const held = await book(owner!.token, eventId, { quantity: 2 });
-    const cancel = await server.http('POST', `/api/bookings/${held.body.id}/cancel`, { token: owner!.token });
+    // many clients send a JSON content type with an empty body
+    const cancel = await server.http('POST', `/api/bookings/${held.body.id}/cancel`, {
+      token: owner!.token,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(cancel).toMatchObject({ status: 200, body: { status: 'CANCELLED' } });
     const again = await server.http('POST', `/api/bookings/${held.body.id}/cancel`, { token: owner!.token });
     expect(again.status).toBe(409);

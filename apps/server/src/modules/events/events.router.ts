@@ -23,13 +23,24 @@ function eventsDeps(ctx: Context) {
  */
 export const eventsRouter = router({
   create: adminProcedure
-    .meta({ openapi: { method: 'POST', path: '/events', tags, summary: 'Create an event (admin)', protect: true } })
+    .meta({
+      errors: ['EVENT_IN_PAST', 'ADDRESS_NOT_FOUND', 'GEOCODER_UNAVAILABLE'],
+      openapi: { method: 'POST', path: '/events', tags, summary: 'Create an event (admin)', protect: true },
+    })
     .input(CreateEventInputSchema)
     .output(EventSchema)
     .mutation(({ ctx, input }) => createEvent(eventsDeps(ctx), ctx.user, input)),
 
   update: adminProcedure
     .meta({
+      errors: [
+        'EVENT_NOT_FOUND',
+        'EVENT_IN_PAST',
+        'ADDRESS_NOT_FOUND',
+        'CAPACITY_BELOW_RESERVED',
+        'EVENT_NOT_EDITABLE',
+        'GEOCODER_UNAVAILABLE',
+      ],
       openapi: { method: 'PATCH', path: '/events/{eventId}', tags, summary: 'Change an event (admin)', protect: true },
     })
     .input(UpdateEventInputSchema)
@@ -38,6 +49,7 @@ export const eventsRouter = router({
 
   cancel: adminProcedure
     .meta({
+      errors: ['EVENT_NOT_FOUND'],
       openapi: {
         method: 'POST',
         path: '/events/{eventId}/cancel',
@@ -51,19 +63,26 @@ export const eventsRouter = router({
     .mutation(({ ctx, input }) => cancelEvent(eventsDeps(ctx), input.eventId)),
 
   list: viewerProcedure
-    .meta({ openapi: { method: 'GET', path: '/events', tags, summary: 'Search and page through events' } })
+    .meta({
+      errors: ['INVALID_CURSOR', 'FORBIDDEN'],
+      openapi: { method: 'GET', path: '/events', tags, summary: 'Search and page through events' },
+    })
     .input(ListEventsInputSchema)
     .output(EventPageSchema)
     .query(({ ctx, input }) => listEvents(eventsDeps(ctx), ctx.user, input)),
 
   get: viewerProcedure
-    .meta({ openapi: { method: 'GET', path: '/events/{eventId}', tags, summary: 'One event' } })
+    .meta({
+      errors: ['EVENT_NOT_FOUND'],
+      openapi: { method: 'GET', path: '/events/{eventId}', tags, summary: 'One event' },
+    })
     .input(EventIdInputSchema)
     .output(EventSchema)
     .query(({ ctx, input }) => getEvent(eventsDeps(ctx), ctx.user, input.eventId)),
 
   availability: viewerProcedure
     .meta({
+      errors: ['EVENT_NOT_FOUND'],
       openapi: { method: 'GET', path: '/events/{eventId}/availability', tags, summary: 'Ticket counts of an event' },
     })
     .input(EventIdInputSchema)

@@ -221,6 +221,12 @@ describe('events.create', () => {
     expect(issuePaths(res.body)).toEqual(['endsAt', 'longitude', 'maxPerOrder']);
   });
 
+  it('lowers the default per-order limit to a lower per-user limit', async () => {
+    const res = await createEvent(eventInput({ maxPerUser: 2 }));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ maxPerUser: 2, maxPerOrder: 2 });
+  });
+
   it('refuses a price whose largest order would overflow an order total, and a currency PayPal does not take', async () => {
     const before = await countEvents();
     const huge = await createEvent(eventInput({ priceMinor: 100_000_000, maxPerOrder: 30, maxPerUser: 30 }));
