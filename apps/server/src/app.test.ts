@@ -53,6 +53,13 @@ describe('HTTP host', () => {
     expect(api.body.error.code).toBe('NOT_FOUND');
   });
 
+  it('answers a known REST path with the wrong method with 405 and Allow', async () => {
+    const res = await server.http('PUT', '/api/auth/login', { body: {} });
+    expect(res.status).toBe(405);
+    expect(res.body.error.code).toBe('METHOD_NOT_ALLOWED');
+    expect(res.headers.get('allow')).toBe('POST');
+  });
+
   it('answers malformed JSON with 400 MALFORMED_REQUEST, not 500', async () => {
     const res = await server.http('POST', '/api/auth/login', { body: '{"email": ' });
     expect(res.status).toBe(400);

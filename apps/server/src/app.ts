@@ -186,6 +186,13 @@ export function buildApp(deps: AppDeps): Hono<Env> {
 
   // REST: the same procedures through the OpenAPI adapter; its error bodies are reshaped to ours.
   const rest = createRestHandler('/api', log);
+  // which methods a REST path answers to, from the OpenAPI document, to tell 405 from 404
+  const restRoutes = Object.entries(openApiDocument(config.publicUrl).paths ?? {}).map(([template, item]) => ({
+    pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+    methods: Object.keys(item ?? {}).map((method) => method.toUpperCase()),
+  }));
+  const restMethodsFor = (path: string) =>
+    restRoutes.filter((route) => route.pattern.test(path)).flatMap((route) => route.methods);
   const restHandler = async (c: HonoContext<Env>, incoming: Request) => {
     // a bodiless POST (e.g. `curl -X POST .../cancel`) is an empty JSON object, not a 415
     const bodiless = ['POST', 'PATCH'].includes(incoming.method) && !incoming.headers.get('content-type');
@@ -201,8 +208,17 @@ export function buildApp(deps: AppDeps): Hono<Env> {
       requestId: facts.requestId,
       ctx: () => createContextInner(deps, facts),
     });
-    if (failure?.code === 'NOT_FOUND' && !failure.details)
+    if (failure?.code === 'NOT_FOUND' && !failure.details) {
+      const allowed = restMethodsFor(c.req.path.slice('/api'.length));
+      if (allowed.length) {
+        c.header('Allow', allowed.join(', '));
+        return sendError(
+          c,
+          new DomainError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed here; use ${allowed.join(' or ')}`),
+        );
+      }
       return sendError(c, new DomainError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`));
+    }
     if (!failure) return response;
     return sendError(c, failure);
   };
