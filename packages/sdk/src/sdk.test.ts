@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { startTestServer, type TestServer } from '@boxoffice/server/testing';
+import { pressPayPalButton } from '@boxoffice/server/testing/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBoxofficeClient, errorCodeOf } from './index.ts';
 
@@ -8,17 +9,6 @@ beforeAll(async () => {
   server = await startTestServer();
 });
 afterAll(() => server?.close());
-
-/** What the simulator's Approve button does: a form POST, answered with a redirect to our return URL. */
-async function approveAtPayPal(paymentUrl: string): Promise<string> {
-  const orderId = new URL(paymentUrl).searchParams.get('token') ?? '';
-  const res = await fetch(`${server.url}/paypal-sim/checkoutnow/approve`, {
-    method: 'POST',
-    body: new URLSearchParams({ token: orderId }),
-    redirect: 'manual',
-  });
-  return res.headers.get('location') ?? '';
-}
 
 describe('the SDK, end to end against a real server', () => {
   it('an admin publishes, a buyer registers, finds the event, books, pays and sees it confirmed', async () => {
@@ -65,7 +55,8 @@ describe('the SDK, end to end against a real server', () => {
       .catch((error: unknown) => error);
     expect(errorCodeOf(refused)).toBe('HOLD_ALREADY_OPEN');
 
-    const returnUrl = await approveAtPayPal(booking.paymentUrl!);
+    const orderId = new URL(booking.paymentUrl!).searchParams.get('token') as string;
+    const returnUrl = await pressPayPalButton(server, orderId, 'approve');
     const confirmation = await fetch(returnUrl, { headers: { accept: 'application/json' } });
     expect(await confirmation.json()).toMatchObject({ state: 'confirmed' });
 

@@ -22,8 +22,14 @@ export function jobHandlers(deps: { orm: MikroORM; clock: Clock; checkout: Check
         String(payload.bookingId),
         'after_release',
       );
-      // PayPal unreachable: fail, so the job is tried again later (a failed refund schedules its own retry)
-      if (outcome.kind === 'unavailable') throw new Error('PayPal unavailable; reconciliation will be retried');
+      // not settled yet (PayPal unreachable or still working, money still to give back): try again later
+      const unsettled =
+        outcome.kind === 'unavailable' ||
+        outcome.kind === 'pending' ||
+        outcome.kind === 'processing' ||
+        ('refund' in outcome && outcome.refund === 'scheduled');
+      if (unsettled)
+        throw new Error(`payment for booking ${String(payload.bookingId)} not settled yet: ${outcome.kind}`);
     },
   };
 }

@@ -6,7 +6,8 @@ export type JobHandler = (payload: Record<string, unknown>) => Promise<void>;
 
 /**
  * Schedules a job in the caller's transaction, so it exists exactly when the change that needs it
- * commits. A dedupe key makes scheduling the same job twice a no-op.
+ * commits. A dedupe key makes scheduling the same job twice one job; scheduling it again while it
+ * runs makes it run once more afterwards (the running copy's completion no longer counts).
  */
 export async function enqueueJob(
   em: EntityManager,
@@ -14,7 +15,7 @@ export async function enqueueJob(
 ): Promise<void> {
   await em.execute(
     `INSERT INTO jobs (queue, payload, run_at, dedupe_key) VALUES (?, ?::jsonb, ?, ?)
-     ON CONFLICT (queue, dedupe_key) DO UPDATE SET run_at = EXCLUDED.run_at, done_at = NULL, attempts = 0, locked_until = NULL`,
+     ON CONFLICT (queue, dedupe_key) DO UPDATE SET run_at = EXCLUDED.run_at, done_at = NULL, attempts = 0`,
     [job.queue, JSON.stringify(job.payload), job.runAt, job.dedupeKey ?? null],
   );
 }
@@ -43,7 +44,8 @@ export class JobWorker {
   private stopped = false;
 
   constructor(opts: JobWorkerOptions) {
-    this.opts = { pollMs: 1000, batchSize: 20, lockSeconds: 60, ...opts };
+    // the lease outlasts the slowest job (several PayPal calls, each with timeout and retries)
+    this.opts = { pollMs: 1000, batchSize: 20, lockSeconds: 300, ...opts };
   }
 
   start(): void {
@@ -104,12 +106,13 @@ export class JobWorker {
     try {
       if (!handler) throw new Error(`no handler for queue ${job.queue}`);
       await handler(job.payload);
-      await em.execute('UPDATE jobs SET done_at = ?, locked_until = NULL WHERE id = ?', [
-        this.opts.clock.now(),
-        job.id,
-      ]);
+      // re-scheduled while it ran (attempts reset): leave it due, so it runs again
+      await em.execute(
+        'UPDATE jobs SET done_at = CASE WHEN attempts = ? THEN ?::timestamptz END, locked_until = NULL WHERE id = ?',
+        [job.attempts, this.opts.clock.now(), job.id],
+      );
     } catch (error) {
-      const backoffMs = Math.min(60_000, 1000 * 2 ** job.attempts);
+      const backoffMs = Math.min(3_600_000, 1000 * 2 ** Math.min(job.attempts, 22));
       const retryAt = new Date(this.opts.clock.now().getTime() + backoffMs);
       this.opts.log.warn({ err: error, jobId: job.id, queue: job.queue, attempts: job.attempts }, 'job failed');
       await em.execute('UPDATE jobs SET last_error = ?, locked_until = NULL, run_at = ? WHERE id = ?', [

@@ -30,13 +30,17 @@ export type CheckoutDeps = {
   settling: Map<string, Promise<SettleOutcome>>;
 };
 
+/** What became of money PayPal took for a booking that got no tickets. */
+export type RefundState = 'none' | 'done' | 'scheduled';
+
 export type SettleOutcome =
   | { kind: 'confirmed'; booking: Booking }
   | { kind: 'pending'; booking: Booking }
+  | { kind: 'processing'; booking: Booking }
   | { kind: 'not_approved'; booking: Booking }
-  | { kind: 'expired'; booking: Booking; refunded: boolean }
-  | { kind: 'cancelled'; booking: Booking; refunded: boolean }
-  | { kind: 'failed'; booking: Booking; reason: 'declined' | 'mismatch' | 'unknown_order'; refunded: boolean }
+  | { kind: 'expired'; booking: Booking; refund: RefundState }
+  | { kind: 'cancelled'; booking: Booking; refund: RefundState }
+  | { kind: 'failed'; booking: Booking; reason: 'declined' | 'mismatch' | 'unknown_order'; refund: RefundState }
   | { kind: 'unavailable'; booking: Booking };
 
 async function loadBooking(em: EntityManager, bookingId: string): Promise<Booking | null> {
@@ -90,7 +94,8 @@ async function recordPayment(
 ) {
   await em.execute(
     `INSERT INTO payments (id, booking_id, provider, kind, provider_ref, status, amount_minor, currency)
-     VALUES (?, ?, 'paypal', ?, ?, ?, ?, ?) ON CONFLICT (provider, kind, provider_ref) DO NOTHING`,
+     VALUES (?, ?, 'paypal', ?, ?, ?, ?, ?)
+     ON CONFLICT (provider, kind, provider_ref) DO UPDATE SET status = EXCLUDED.status`,
     [randomUUID(), row.bookingId, row.kind, row.ref, row.status, row.amountMinor, row.currency],
   );
 }
@@ -114,13 +119,19 @@ async function confirmBooking(
     const [info] = await tx.execute<{ event_id: string }[]>('SELECT event_id FROM bookings WHERE id = ?', [bookingId]);
     if (!info) return 'not_open';
     await tx.execute('SELECT 1 FROM events WHERE id = ? FOR UPDATE', [info.event_id]);
-    const [row] = await tx.execute<{ status: string; quantity: number; user_id: string }[]>(
-      'SELECT status, quantity, user_id FROM bookings WHERE id = ? FOR UPDATE',
+    const [row] = await tx.execute<{ status: string; quantity: number; user_id: string; refund_due_at: unknown }[]>(
+      'SELECT status, quantity, user_id, refund_due_at FROM bookings WHERE id = ? FOR UPDATE',
       [bookingId],
     );
     if (!row) return 'not_open';
     if (row.status === 'CONFIRMED') return 'already_confirmed';
+    // decided under these locks: once a refund is due, no later visit can revive the booking
+    const refundDue = async (result: ConfirmResult) => {
+      await tx.execute('UPDATE bookings SET refund_due_at = coalesce(refund_due_at, ?) WHERE id = ?', [now, bookingId]);
+      return result;
+    };
     if (row.status === 'EXPIRED') {
+      if (row.refund_due_at) return 'not_open';
       const owned = await ticketsOwned(tx, row.user_id, info.event_id);
       const revived = await tx.execute(
         `UPDATE events SET available = available - ?, sold = sold + ?, version = version + 1, updated_at = ?
@@ -128,14 +139,14 @@ async function confirmBooking(
          RETURNING id`,
         [row.quantity, row.quantity, now, info.event_id, row.quantity, now, owned, row.quantity],
       );
-      if (revived.length === 0) return 'no_tickets';
+      if (revived.length === 0) return refundDue('no_tickets');
     } else if (row.status === 'HELD') {
       await tx.execute(
         'UPDATE events SET held = held - ?, sold = sold + ?, version = version + 1, updated_at = ? WHERE id = ?',
         [row.quantity, row.quantity, now, info.event_id],
       );
     } else {
-      return 'not_open';
+      return refundDue('not_open');
     }
     await tx.execute(
       `UPDATE bookings SET status = 'CONFIRMED', paypal_capture_id = ?, confirmed_at = ?, updated_at = ?
@@ -148,6 +159,7 @@ async function confirmBooking(
 
 /** Whether a lapsed hold could be revived now, checked before any money is taken. */
 async function canRevive(em: EntityManager, booking: Booking, now: Date): Promise<boolean> {
+  if (booking.refundDueAt) return false;
   const owned = await ticketsOwned(em, booking.userId, booking.eventId);
   const rows = await em.execute<{ ok: boolean }[]>(
     `SELECT (available >= ? AND status = 'published' AND starts_at > ? AND ? + ? <= max_per_user) AS ok
@@ -157,17 +169,31 @@ async function canRevive(em: EntityManager, booking: Booking, now: Date): Promis
   return rows[0]?.ok === true;
 }
 
+/** Looks at the booking again later (a pending capture, a refund to retry, a capture in flight). */
+async function reconcileLater(deps: CheckoutDeps, em: EntityManager, bookingId: string, delayMs: number) {
+  await enqueueJob(em, {
+    queue: RECONCILE_PAYMENT_QUEUE,
+    payload: { bookingId },
+    runAt: new Date(deps.clock.now().getTime() + delayMs),
+    dedupeKey: bookingId,
+  });
+}
+
+const RETRY_LATER_MS = 60_000;
+/** Longer than a capture can take with timeouts and retries, so a late capture is still found. */
+const CAPTURE_WATCH_MS = 5 * 60_000;
+
 /**
  * Gives money back when we took it but deliver no tickets for it. PayPal-Request-Id
- * `refund:<booking>` makes a repeat (another visit, the retry job) one refund at PayPal. If PayPal
- * cannot be reached, a job tries again until it can.
+ * `refund:<booking>` makes a repeat (another visit, the retry job) one refund at PayPal. Anything
+ * short of a completed refund is looked at again later.
  */
 async function refundUndeliverable(
   deps: CheckoutDeps,
   em: EntityManager,
   booking: Booking,
   capture: PayPalCaptureView,
-): Promise<boolean> {
+): Promise<RefundState> {
   try {
     const refund = await deps.gateway.refundCapture({
       captureId: capture.id,
@@ -183,17 +209,16 @@ async function refundUndeliverable(
       amountMinor: refund.amountMinor,
       currency: capture.currency,
     });
-    return true;
+    if (refund.status === 'COMPLETED') return 'done';
+    deps.log.warn(
+      { bookingId: booking.id, refundId: refund.refundId, status: refund.status },
+      'refund not completed yet',
+    );
   } catch (error) {
     deps.log.error({ err: error, bookingId: booking.id, captureId: capture.id }, 'refund failed; will retry');
-    await enqueueJob(em, {
-      queue: RECONCILE_PAYMENT_QUEUE,
-      payload: { bookingId: booking.id },
-      runAt: new Date(deps.clock.now().getTime() + 60_000),
-      dedupeKey: booking.id,
-    });
-    return false;
   }
+  await reconcileLater(deps, em, booking.id, RETRY_LATER_MS);
+  return 'scheduled';
 }
 
 /**
@@ -215,7 +240,7 @@ export function settlePayment(
   bookingId: string,
   mode: SettleMode = 'buyer_returned',
 ): Promise<SettleOutcome> {
-  const key = `${mode}:${bookingId}`;
+  const key = bookingId;
   const running = deps.settling.get(key);
   if (running) return running;
   const run = reconcile(deps, em, bookingId, mode).finally(() => deps.settling.delete(key));
@@ -234,35 +259,37 @@ async function reconcile(
   if (!booking) throw new DomainError('BOOKING_NOT_FOUND', 'No such booking');
   if (booking.status === 'CONFIRMED') return { kind: 'confirmed', booking };
   const orderId = booking.paypalOrderId;
-  if (!orderId) return { kind: 'cancelled', booking, refunded: false };
+  if (!orderId) return { kind: 'cancelled', booking, refund: 'none' };
   const now = deps.clock.now();
   if (booking.status === 'HELD' && booking.holdExpiresAt <= now) {
     await em.transactional((tx) => releaseHold(tx, bookingId, 'EXPIRED', now, { onlyIfLapsed: true }));
     booking = await reload();
   }
-  const closed = (refunded: boolean): SettleOutcome =>
+  const closed = (refund: RefundState): SettleOutcome =>
     booking?.status === 'EXPIRED'
-      ? { kind: 'expired', booking, refunded }
-      : { kind: 'cancelled', booking: booking as Booking, refunded };
+      ? { kind: 'expired', booking, refund }
+      : { kind: 'cancelled', booking: booking as Booking, refund };
 
   let order: PayPalOrderView;
   try {
     order = await deps.gateway.getOrder(orderId);
   } catch (error) {
     return payPalFailureKind(error) === 'not_found'
-      ? { kind: 'failed', booking, reason: 'unknown_order', refunded: false }
+      ? { kind: 'failed', booking, reason: 'unknown_order', refund: 'none' }
       : { kind: 'unavailable', booking };
   }
   // an order that is not for this booking is never captured, refunded or counted
-  if (order.customId !== booking.id) return { kind: 'failed', booking, reason: 'mismatch', refunded: false };
+  if (order.customId !== booking.id) return { kind: 'failed', booking, reason: 'mismatch', refund: 'none' };
 
   let capture = order.captures[0];
   if (!capture) {
     if (order.status !== 'APPROVED')
-      return booking.status === 'HELD' ? { kind: 'not_approved', booking } : closed(false);
-    if (mode === 'after_release' || (booking.status !== 'HELD' && booking.status !== 'EXPIRED')) return closed(false);
+      return booking.status === 'HELD' ? { kind: 'not_approved', booking } : closed('none');
+    if (mode === 'after_release' || (booking.status !== 'HELD' && booking.status !== 'EXPIRED')) return closed('none');
     // approved after the hold lapsed: capture only if the tickets can still be had, so no money moves otherwise
-    if (booking.status === 'EXPIRED' && !(await canRevive(em, booking, now))) return closed(false);
+    if (booking.status === 'EXPIRED' && !(await canRevive(em, booking, now))) return closed('none');
+    // written before the capture: if its answer is lost and the booking moves on, a job still finds the money
+    await reconcileLater(deps, em, bookingId, CAPTURE_WATCH_MS);
     try {
       order = await deps.gateway.captureOrder({ orderId, bookingId });
     } catch (error) {
@@ -270,7 +297,7 @@ async function reconcile(
       if (kind === 'already_captured') order = await deps.gateway.getOrder(orderId).catch(() => order);
       else if (kind === 'declined' && error instanceof PayPalError && error.issue === NO_MORE_ATTEMPTS) {
         await em.transactional((tx) => releaseHold(tx, bookingId, 'CANCELLED', now));
-        return { kind: 'failed', booking: await reload(), reason: 'declined', refunded: false };
+        return { kind: 'failed', booking: await reload(), reason: 'declined', refund: 'none' };
       } else if (kind === 'declined' || kind === 'not_approved') return { kind: 'not_approved', booking };
       else return { kind: 'unavailable', booking };
     }
@@ -278,40 +305,63 @@ async function reconcile(
     if (!capture) return { kind: 'unavailable', booking };
   }
 
-  if (capture.status === 'PENDING') return { kind: 'pending', booking };
-  if (capture.status === 'REFUNDED' || capture.status === 'PARTIALLY_REFUNDED') {
-    return booking.status === 'HELD' ? { kind: 'failed', booking, reason: 'mismatch', refunded: true } : closed(true);
-  }
-  if (capture.status !== 'COMPLETED') {
-    // declined or failed at PayPal: no money moved, and PayPal will not try again
-    await em.transactional((tx) => releaseHold(tx, bookingId, 'CANCELLED', now));
-    booking = await reload();
-    return { kind: 'failed', booking, reason: 'declined', refunded: false };
-  }
-
-  await recordPayment(em, {
+  const money = {
     bookingId,
-    kind: 'capture',
+    kind: 'capture' as const,
     ref: capture.id,
     status: capture.status,
     amountMinor: capture.amountMinor,
     currency: capture.currency,
-  });
-  const matches =
-    order.status === 'COMPLETED' &&
-    capture.amountMinor === booking.totalMinor &&
-    capture.currency === booking.currency.trim() &&
-    capture.customId === booking.id;
-  if (!matches) {
-    deps.log.error({ bookingId, orderId, captureId: capture.id }, 'capture does not match the booking');
-    const refunded = await refundUndeliverable(deps, em, booking, capture);
-    return { kind: 'failed', booking, reason: 'mismatch', refunded };
+  };
+  if (capture.status === 'PENDING') {
+    // PayPal is still reviewing it: come back until it completes or is declined
+    await recordPayment(em, money);
+    await reconcileLater(deps, em, bookingId, CAPTURE_WATCH_MS);
+    return { kind: 'pending', booking };
   }
-  const result = await confirmBooking(em, bookingId, capture.id, now);
-  booking = await reload();
-  if (result === 'confirmed' || result === 'already_confirmed') return { kind: 'confirmed', booking };
-  // the hold was cancelled or expired (and could not be revived) while PayPal took the money
-  return closed(await refundUndeliverable(deps, em, booking, capture));
+  if (capture.status === 'REFUNDED' || capture.status === 'PARTIALLY_REFUNDED') {
+    if (booking.status === 'HELD') {
+      await em.transactional((tx) => releaseHold(tx, bookingId, 'CANCELLED', now));
+      booking = await reload();
+    }
+    return closed('done');
+  }
+  if (capture.status !== 'COMPLETED') {
+    // declined or failed at PayPal: no money moved, and PayPal will not try again
+    await em.transactional((tx) => releaseHold(tx, bookingId, 'CANCELLED', now));
+    return { kind: 'failed', booking: await reload(), reason: 'declined', refund: 'none' };
+  }
+
+  // money is in: from here on a failure must not lose track of it (the watch job finishes the work)
+  try {
+    await recordPayment(em, money);
+    const matches =
+      order.status === 'COMPLETED' &&
+      capture.amountMinor === booking.totalMinor &&
+      capture.currency === booking.currency.trim() &&
+      capture.customId === booking.id;
+    if (!matches) {
+      deps.log.error({ bookingId, orderId, captureId: capture.id }, 'capture does not match the booking');
+      // this order can never pay for the booking: release the hold and give the money back
+      await em.transactional(async (tx) => {
+        await releaseHold(tx, bookingId, 'CANCELLED', now);
+        await tx.execute('UPDATE bookings SET refund_due_at = coalesce(refund_due_at, ?) WHERE id = ?', [
+          now,
+          bookingId,
+        ]);
+      });
+      const refund = await refundUndeliverable(deps, em, booking, capture);
+      return { kind: 'failed', booking: await reload(), reason: 'mismatch', refund };
+    }
+    const result = await confirmBooking(em, bookingId, capture.id, now);
+    booking = await reload();
+    if (result === 'confirmed' || result === 'already_confirmed') return { kind: 'confirmed', booking };
+    // the hold was cancelled or expired (and could not be revived) while PayPal took the money
+    return closed(await refundUndeliverable(deps, em, booking, capture));
+  } catch (error) {
+    deps.log.error({ err: error, bookingId, captureId: capture.id }, 'recording a completed capture failed');
+    return { kind: 'processing', booking };
+  }
 }
 
 /** The buyer cancelled at PayPal: release that hold once; after a capture nothing changes. */

@@ -79,3 +79,18 @@ export async function makeBuyers(server: TestServer, n: number): Promise<{ id: s
   }
   return buyers;
 }
+
+/** What the simulator's Approve or Cancel button does: a form POST answered with a redirect; returns where to. */
+export async function pressPayPalButton(
+  server: TestServer,
+  orderId: string,
+  button: 'approve' | 'cancel',
+): Promise<string> {
+  const res = await fetch(`${server.url}/paypal-sim/checkoutnow/${button}`, {
+    method: 'POST',
+    body: new URLSearchParams({ token: orderId }),
+    redirect: 'manual',
+  });
+  if (res.status !== 303) throw new Error(`PayPal simulator answered ${res.status} to ${button}`);
+  return res.headers.get('location') as string;
+}

@@ -27,6 +27,7 @@ export const Booking = defineEntity({
     cancelledAt: p.datetime().nullable(),
     expiredAt: p.datetime().nullable(),
     refundedAt: p.datetime().nullable(),
+    refundDueAt: p.datetime().nullable(),
   },
 });
 export type Booking = InferEntity<typeof Booking>;

@@ -3,6 +3,7 @@ import { sql as events } from './0002-events.ts';
 import { sql as bookings } from './0003-bookings.ts';
 import { sql as payments } from './0004-payments.ts';
 import { sql as bookingTransitions } from './0005-booking-transitions.ts';
+import { sql as refundDue } from './0006-refund-due.ts';
 
 export type Migration = { name: string; sql: string };
 
@@ -13,4 +14,5 @@ export const migrations: Migration[] = [
   { name: '0003-bookings', sql: bookings },
   { name: '0004-payments', sql: payments },
   { name: '0005-booking-transitions', sql: bookingTransitions },
+  { name: '0006-refund-due', sql: refundDue },
 ];

@@ -9,6 +9,7 @@ import {
   bookingForRedirect,
   type CheckoutDeps,
   cancelCheckout,
+  type RefundState,
   type SettleOutcome,
   settlePayment,
 } from '../checkout.service.ts';
@@ -20,8 +21,16 @@ type Reply = {
   page: Omit<PageInput, 'booking' | 'eventTitle'>;
 };
 
+/** What a buyer is told about money PayPal took for a booking that got no tickets. */
+function refundLine(refund: RefundState): string {
+  if (refund === 'done') return 'PayPal took the payment; it has been refunded in full.';
+  if (refund === 'scheduled') return 'PayPal took the payment; it is being refunded automatically.';
+  return 'You have not been charged.';
+}
+
 function describeOutcome(outcome: SettleOutcome): Reply {
-  const until = outcome.booking.holdExpiresAt ? new Date(outcome.booking.holdExpiresAt).toUTCString() : '';
+  const held = outcome.booking.status === 'HELD';
+  const until = new Date(outcome.booking.holdExpiresAt).toUTCString();
   switch (outcome.kind) {
     case 'confirmed':
       return {
@@ -41,8 +50,20 @@ function describeOutcome(outcome: SettleOutcome): Reply {
           tone: 'wait',
           title: 'Payment is being processed',
           lines: [
-            `PayPal has not finished the payment yet. Your tickets stay held until ${until}; reload this page to check again.`,
+            held
+              ? `PayPal has not finished the payment yet. Your tickets stay held until ${until}; reload this page to check again.`
+              : 'PayPal has not finished the payment yet. If it completes, you get the tickets if any are left, or your money back.',
           ],
+        },
+      };
+    case 'processing':
+      return {
+        status: 202,
+        state: 'processing',
+        page: {
+          tone: 'wait',
+          title: 'Payment received: finishing your booking',
+          lines: ['PayPal has your payment and we are completing the booking. Reload this page in a moment.'],
         },
       };
     case 'not_approved':
@@ -55,7 +76,7 @@ function describeOutcome(outcome: SettleOutcome): Reply {
           lines: [
             'PayPal has not approved this payment. Nothing was charged. You can approve it, or pay another way, at PayPal.',
           ],
-          ...(outcome.booking.status === 'HELD' && outcome.booking.paymentUrl
+          ...(held && outcome.booking.paymentUrl
             ? { action: { href: outcome.booking.paymentUrl, label: 'Continue at PayPal' } }
             : {}),
         },
@@ -68,9 +89,8 @@ function describeOutcome(outcome: SettleOutcome): Reply {
           tone: 'bad',
           title: 'Your hold expired',
           lines: [
-            outcome.refunded
-              ? 'The tickets were released before the payment completed and none are left. The amount PayPal took has been refunded.'
-              : 'The tickets were released before the payment completed and none are left. You have not been charged.',
+            'The hold ran out before the payment completed, and the tickets could not be held for you again.',
+            refundLine(outcome.refund),
           ],
         },
       };
@@ -81,11 +101,7 @@ function describeOutcome(outcome: SettleOutcome): Reply {
         page: {
           tone: 'bad',
           title: 'This booking is no longer open',
-          lines: [
-            outcome.refunded
-              ? 'The hold was released before the payment completed. The amount PayPal took has been refunded.'
-              : 'The hold was released. You have not been charged for it.',
-          ],
+          lines: ['The hold was released, so this payment cannot complete it.', refundLine(outcome.refund)],
         },
       };
     case 'failed':
@@ -94,13 +110,18 @@ function describeOutcome(outcome: SettleOutcome): Reply {
         state: `failed_${outcome.reason}`,
         page: {
           tone: 'bad',
-          title: outcome.reason === 'declined' ? 'Payment declined' : 'We could not verify this payment',
+          title:
+            outcome.reason === 'declined'
+              ? 'Payment declined'
+              : outcome.reason === 'unknown_order'
+                ? 'PayPal does not know this payment'
+                : 'We could not verify this payment',
           lines:
             outcome.reason === 'declined'
-              ? ['PayPal declined the payment and the hold was released. You have not been charged.']
-              : [
-                  'The payment did not match this booking, so nothing was confirmed. Any amount taken is refunded automatically.',
-                ],
+              ? ['PayPal declined the payment and the hold was released.', refundLine('none')]
+              : outcome.reason === 'unknown_order'
+                ? ['PayPal has no record of this checkout (it may have expired). Nothing was confirmed.']
+                : ['The payment did not match this booking, so nothing was confirmed.', refundLine(outcome.refund)],
         },
       };
     case 'unavailable':
