@@ -80,7 +80,7 @@ export async function startCheckout(deps: CheckoutDeps, em: EntityManager, booki
   }
 }
 
-/** Records money that moved; the unique provider reference makes a repeat a no-op. */
+/** Records money that moved; a repeat changes nothing, except a PENDING entry learning its outcome. */
 async function recordPayment(
   em: EntityManager,
   row: {
@@ -95,7 +95,7 @@ async function recordPayment(
   await em.execute(
     `INSERT INTO payments (id, booking_id, provider, kind, provider_ref, status, amount_minor, currency)
      VALUES (?, ?, 'paypal', ?, ?, ?, ?, ?)
-     ON CONFLICT (provider, kind, provider_ref) DO UPDATE SET status = EXCLUDED.status`,
+     ON CONFLICT (provider, kind, provider_ref) DO UPDATE SET status = EXCLUDED.status WHERE payments.status = 'PENDING'`,
     [randomUUID(), row.bookingId, row.kind, row.ref, row.status, row.amountMinor, row.currency],
   );
 }
@@ -222,6 +222,37 @@ async function refundUndeliverable(
 }
 
 /**
+ * PayPal refunded a capture but our ledger has no refund row (the refund's answer was lost). The
+ * same PayPal-Request-Id replays the original refund's answer, which names it; best effort, as
+ * PayPal forgets request ids after some hours.
+ */
+async function recordLostRefund(deps: CheckoutDeps, em: EntityManager, booking: Booking, capture: PayPalCaptureView) {
+  const known = await em.execute("SELECT 1 FROM payments WHERE booking_id = ? AND kind = 'refund'", [booking.id]);
+  if (known.length > 0) return;
+  try {
+    const refund = await deps.gateway.refundCapture({
+      captureId: capture.id,
+      bookingId: booking.id,
+      amountMinor: capture.amountMinor,
+      currency: capture.currency,
+    });
+    await recordPayment(em, {
+      bookingId: booking.id,
+      kind: 'refund',
+      ref: refund.refundId,
+      status: refund.status,
+      amountMinor: refund.amountMinor,
+      currency: capture.currency,
+    });
+  } catch (error) {
+    deps.log.warn(
+      { err: error, bookingId: booking.id, captureId: capture.id },
+      'refund done at PayPal but not on record',
+    );
+  }
+}
+
+/**
  * `buyer_returned`: the buyer came back from PayPal (or PayPal says they approved), so an approved
  * order may be captured. `after_release`: the hold was cancelled or expired; only money already
  * taken is dealt with, nothing new is captured.
@@ -320,6 +351,8 @@ async function reconcile(
     return { kind: 'pending', booking };
   }
   if (capture.status === 'REFUNDED' || capture.status === 'PARTIALLY_REFUNDED') {
+    await recordPayment(em, money);
+    await recordLostRefund(deps, em, booking, capture);
     if (booking.status === 'HELD') {
       await em.transactional((tx) => releaseHold(tx, bookingId, 'CANCELLED', now));
       booking = await reload();

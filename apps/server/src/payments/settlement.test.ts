@@ -105,6 +105,21 @@ describe('settlement when things fail in between', () => {
     expect((await ledger(held.bookingId)).map((row) => row.kind)).toEqual(['capture', 'refund']);
   });
 
+  it('a refund whose answer was lost still reaches the ledger', async () => {
+    const held = await hold();
+    const back = await approve(held.orderId);
+    sim.failNext('captureOrder', { when: 'after', times: 3 });
+    await visit(back);
+    await server.http('POST', `/api/bookings/${held.bookingId}/cancel`, { token: held.token });
+    sim.failNext('refundCapture', { when: 'after', times: 3 }); // refunded at PayPal, answer lost
+    await letJobsRun(5);
+    expect(captureOf(held.orderId)?.status).toBe('REFUNDED');
+    expect(await ledger(held.bookingId)).toEqual([
+      { kind: 'capture', status: 'COMPLETED' },
+      { kind: 'refund', status: 'COMPLETED' },
+    ]);
+  });
+
   it('tells a buyer whose refund is still to come that it is on its way, not that nothing was charged', async () => {
     const held = await hold();
     const back = await approve(held.orderId);
