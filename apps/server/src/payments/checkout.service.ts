@@ -14,10 +14,10 @@ import {
   payPalFailureKind,
 } from './paypal/gateway.ts';
 
+import type { ReferenceSigner } from './paypal/reference.ts';
+
 /** PayPal's word that the buyer may not retry this order with another funding source. */
 const NO_MORE_ATTEMPTS = 'MAX_NUMBER_OF_PAYMENT_ATTEMPTS_EXCEEDED';
-
-import type { ReferenceSigner } from './paypal/reference.ts';
 
 export type CheckoutDeps = {
   gateway: PayPalGateway;
@@ -169,6 +169,25 @@ async function canRevive(em: EntityManager, booking: Booking, now: Date): Promis
   return rows[0]?.ok === true;
 }
 
+/** Refunds the whole capture (request id `refund:<booking>`, so repeats are one refund) and records it. */
+async function refundAndRecord(deps: CheckoutDeps, em: EntityManager, booking: Booking, capture: PayPalCaptureView) {
+  const refund = await deps.gateway.refundCapture({
+    captureId: capture.id,
+    bookingId: booking.id,
+    amountMinor: capture.amountMinor,
+    currency: capture.currency,
+  });
+  await recordPayment(em, {
+    bookingId: booking.id,
+    kind: 'refund',
+    ref: refund.refundId,
+    status: refund.status,
+    amountMinor: refund.amountMinor,
+    currency: capture.currency,
+  });
+  return refund;
+}
+
 /** Looks at the booking again later (a pending capture, a refund to retry, a capture in flight). */
 async function reconcileLater(deps: CheckoutDeps, em: EntityManager, bookingId: string, delayMs: number) {
   await enqueueJob(em, {
@@ -195,20 +214,7 @@ async function refundUndeliverable(
   capture: PayPalCaptureView,
 ): Promise<RefundState> {
   try {
-    const refund = await deps.gateway.refundCapture({
-      captureId: capture.id,
-      bookingId: booking.id,
-      amountMinor: capture.amountMinor,
-      currency: capture.currency,
-    });
-    await recordPayment(em, {
-      bookingId: booking.id,
-      kind: 'refund',
-      ref: refund.refundId,
-      status: refund.status,
-      amountMinor: refund.amountMinor,
-      currency: capture.currency,
-    });
+    const refund = await refundAndRecord(deps, em, booking, capture);
     if (refund.status === 'COMPLETED') return 'done';
     deps.log.warn(
       { bookingId: booking.id, refundId: refund.refundId, status: refund.status },
@@ -230,20 +236,7 @@ async function recordLostRefund(deps: CheckoutDeps, em: EntityManager, booking: 
   const known = await em.execute("SELECT 1 FROM payments WHERE booking_id = ? AND kind = 'refund'", [booking.id]);
   if (known.length > 0) return;
   try {
-    const refund = await deps.gateway.refundCapture({
-      captureId: capture.id,
-      bookingId: booking.id,
-      amountMinor: capture.amountMinor,
-      currency: capture.currency,
-    });
-    await recordPayment(em, {
-      bookingId: booking.id,
-      kind: 'refund',
-      ref: refund.refundId,
-      status: refund.status,
-      amountMinor: refund.amountMinor,
-      currency: capture.currency,
-    });
+    await refundAndRecord(deps, em, booking, capture);
   } catch (error) {
     deps.log.warn(
       { err: error, bookingId: booking.id, captureId: capture.id },
