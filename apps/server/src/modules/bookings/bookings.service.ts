@@ -90,15 +90,17 @@ async function holdTickets(deps: BookingDeps, actor: AuthUser, eventId: string, 
 
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const booking = await deps.em.transactional(async (tx) => {
-        const alreadyOwned = await ticketsOwned(tx, actor.id, eventId);
-        return placeHold(tx, { userId: actor.id, eventId, quantity, alreadyOwned, now, holdExpiresAt });
-      });
+      const booking = await deps.em.transactional((tx) =>
+        placeHold(tx, { userId: actor.id, eventId, quantity, now, holdExpiresAt }),
+      );
       if (booking) return booking;
     } catch (error) {
       // the partial unique index allows one HELD booking per user, whatever raced
       if (error instanceof UniqueConstraintViolationException)
         throw new DomainError('HOLD_ALREADY_OPEN', 'You already have tickets on hold: pay for or cancel them first');
+      // over the per-user limit (rolled back): an earlier rule, such as an open hold, may explain it first
+      if (error instanceof DomainError && error.code === 'LIMIT_EXCEEDED')
+        throw (await explainRefusal(deps.em, actor.id, eventId, quantity, now)) ?? error;
       throw error;
     }
     // the conditional update refused: find out which rule failed, first in DESIGN.md's order

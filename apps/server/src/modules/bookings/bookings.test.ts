@@ -119,6 +119,10 @@ describe('booking rules, each with its own code', () => {
       "UPDATE bookings SET status = 'CONFIRMED', confirmed_at = now() WHERE id = ?; UPDATE events SET held = held - 4, sold = sold + 4 WHERE id = ?",
       [first.body.id, eventId],
     );
+    const [rival] = await makeBuyers(server, 1);
+    // an open hold is named before the per-user limit, as the rules are ordered
+    expect((await book(rival!.token, eventId, { quantity: 4 })).status).toBe(200);
+    expect((await book(rival!.token, eventId, { quantity: 2 })).body.error.code).toBe('HOLD_ALREADY_OPEN');
     const perUser = await book(buyer!.token, eventId, { quantity: 2 });
     expect(perUser.status).toBe(409);
     expect(perUser.body.error).toMatchObject({

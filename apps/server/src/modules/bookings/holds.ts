@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DomainError } from '@boxoffice/contracts';
 import { Booking, type EntityManager } from '@boxoffice/db';
 import { enqueueJob } from '../../jobs/job-queue.ts';
 import { EXPIRE_HOLD_QUEUE, RECONCILE_PAYMENT_QUEUE } from '../../jobs/queues.ts';
@@ -37,32 +38,30 @@ export async function ticketsOwned(em: EntityManager, userId: string, eventId: s
 /**
  * Moves `quantity` tickets available → held in one conditional UPDATE (the row lock it takes lasts
  * only until this transaction commits) and creates the HELD booking and its expiry job. Returns
- * null when the event no longer qualifies (sold out, unpublished, started, or over the per-user
- * limit); the caller explains why. Protects: available + held + sold = capacity, no oversell.
+ * null when the event no longer qualifies (sold out, unpublished, started, over the per-order
+ * limit); the caller explains why. The per-user count is read after the UPDATE, under the event's
+ * row lock, so no concurrent confirmation for this event can slip past it; over the limit, the
+ * move is undone by throwing. Protects: available + held + sold = capacity, no oversell.
  */
 export async function placeHold(
   em: EntityManager,
-  args: { userId: string; eventId: string; quantity: number; alreadyOwned: number; now: Date; holdExpiresAt: Date },
+  args: { userId: string; eventId: string; quantity: number; now: Date; holdExpiresAt: Date },
 ): Promise<Booking | null> {
-  const moved = await em.execute<{ price_minor: number; currency: string }[]>(
+  const moved = await em.execute<{ price_minor: number; currency: string; max_per_user: number }[]>(
     `UPDATE events SET available = available - ?, held = held + ?, version = version + 1, updated_at = ?
-     WHERE id = ? AND status = 'published' AND starts_at > ? AND available >= ?
-       AND ? <= max_per_order AND ? + ? <= max_per_user
-     RETURNING price_minor, currency`,
-    [
-      args.quantity,
-      args.quantity,
-      args.now,
-      args.eventId,
-      args.now,
-      args.quantity,
-      args.quantity,
-      args.alreadyOwned,
-      args.quantity,
-    ],
+     WHERE id = ? AND status = 'published' AND starts_at > ? AND available >= ? AND ? <= max_per_order
+     RETURNING price_minor, currency, max_per_user`,
+    [args.quantity, args.quantity, args.now, args.eventId, args.now, args.quantity, args.quantity],
   );
   const terms = moved[0];
   if (!terms) return null;
+  const owned = await ticketsOwned(em, args.userId, args.eventId);
+  if (owned + args.quantity > terms.max_per_user)
+    throw new DomainError('LIMIT_EXCEEDED', `At most ${terms.max_per_user} tickets per person for this event`, {
+      limit: 'per_user',
+      max: terms.max_per_user,
+      owned,
+    });
   const id = randomUUID();
   const rows = await em.execute(
     `INSERT INTO bookings (id, user_id, event_id, quantity, unit_price_minor, total_minor, currency, status,
