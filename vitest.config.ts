@@ -7,6 +7,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    reporters: ['default'],
+    // the JSON report lets CI print a plain pass/fail count
+    reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
   },
 });

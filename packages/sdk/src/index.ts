@@ -36,12 +36,16 @@ export function createBoxofficeClient(options: BoxofficeClientOptions) {
 export type BoxofficeClient = ReturnType<typeof createBoxofficeClient>;
 
 /** The machine-readable code of a failed call (`SOLD_OUT`, `HOLD_ALREADY_OPEN`, ...), if any. */
-export function errorCodeOf(error: unknown): string | undefined {
-  if (error instanceof TRPCClientError) {
-    const data = error.data as { code?: string } | undefined;
-    return data?.code;
-  }
-  return undefined;
+export function errorCodeOf(error: unknown): BoxofficeErrorData['code'] | undefined {
+  return isBoxofficeError(error) ? error.data?.code : undefined;
+}
+
+/** A failed call, with the server's error data typed from its error formatter. */
+export type BoxofficeError = TRPCClientError<AppRouter>;
+export type BoxofficeErrorData = NonNullable<BoxofficeError['data']>;
+
+export function isBoxofficeError(error: unknown): error is BoxofficeError {
+  return error instanceof TRPCClientError;
 }
 
 export { TRPCClientError };

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { startTestServer, type TestServer } from '@boxoffice/server/testing';
 import { pressPayPalButton } from '@boxoffice/server/testing/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBoxofficeClient, errorCodeOf } from './index.ts';
+import { createBoxofficeClient, errorCodeOf, isBoxofficeError } from './index.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -79,7 +79,8 @@ describe('the SDK, end to end against a real server', () => {
       .mutate({ email: 'not-an-email', username: 'x', password: 'short' })
       .catch((e: unknown) => e);
     expect(errorCodeOf(error)).toBe('VALIDATION_FAILED');
-    const details = (error as { data: { details: { issues: { path: string }[] } } }).data.details;
-    expect(details.issues.map((i) => i.path).sort()).toEqual(['email', 'password', 'username']);
+    expect(isBoxofficeError(error)).toBe(true);
+    const details = isBoxofficeError(error) ? (error.data?.details as { issues: { path: string }[] }) : undefined;
+    expect(details?.issues.map((i) => i.path).sort()).toEqual(['email', 'password', 'username']);
   });
 });

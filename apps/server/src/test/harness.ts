@@ -11,13 +11,22 @@ export const TEST_SECRETS = {
   JWT_REFRESH_TOKEN_KEY: 'test-refresh-key-that-is-long-enough-0123456789',
 };
 
+/**
+ * A parsed response body as tests read it: deliberately unchecked, since the assertions on it are
+ * the check. Production code and the SDK never use this type.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: test-only view of arbitrary JSON
+export type LooseJson = any;
+
+export type HttpResult<T = LooseJson> = { status: number; headers: Headers; body: T };
+
 export type TestServer = RunningServer & {
   /** JSON request against the listening server; returns status, headers and parsed body. */
-  http: <T = any>(
+  http: <T = LooseJson>(
     method: string,
     path: string,
     init?: { body?: unknown; token?: string; headers?: Record<string, string> },
-  ) => Promise<{ status: number; headers: Headers; body: T }>;
+  ) => Promise<HttpResult<T>>;
   sql: <T = Record<string, unknown>>(query: string, params?: unknown[]) => Promise<T[]>;
   close: () => Promise<void>;
 };
@@ -64,7 +73,7 @@ export async function startTestServer(
     } catch {
       // not JSON: keep the text
     }
-    return { status: response.status, headers: response.headers, body: body as any };
+    return { status: response.status, headers: response.headers, body: body as LooseJson };
   };
   return {
     ...running,

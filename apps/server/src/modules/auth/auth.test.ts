@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../logger.ts';
-import { ADMIN, signUp, startTestServer, TEST_SECRETS, type TestServer } from '../../test/harness.ts';
+import { ADMIN, type HttpResult, signUp, startTestServer, TEST_SECRETS, type TestServer } from '../../test/harness.ts';
 import { ensureAdmin } from './auth.service.ts';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER } from './tokens.ts';
 
@@ -318,7 +318,7 @@ describe('rate limits', () => {
 
   it('20 wrong passwords in a row end in 429 RATE_LIMITED with Retry-After', async () => {
     const statuses: number[] = [];
-    let last: { status: number; headers: Headers; body: any } | undefined;
+    let last: HttpResult | undefined;
     for (let i = 0; i < 20; i++) {
       last = await limited.http('POST', '/api/auth/login', { body: { email: ADMIN.email, password: `wrong-${i}` } });
       statuses.push(last.status);

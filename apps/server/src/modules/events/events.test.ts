@@ -48,7 +48,8 @@ function eventInput(overrides: Record<string, unknown> = {}) {
 
 const createEvent = (body: unknown, token = admin.accessToken) => server.http('POST', '/api/events', { body, token });
 const countEvents = async () => (await server.sql<{ n: number }>('SELECT count(*)::int AS n FROM events'))[0]?.n;
-const issuePaths = (body: any) => body.error.details.issues.map((issue: { path: string }) => issue.path).sort();
+const issuePaths = (body: { error: { details: { issues: { path: string }[] } } }) =>
+  body.error.details.issues.map((issue) => issue.path).sort();
 
 /** Seeds tickets as bookings would leave them, keeping the CHECK invariant. */
 async function setCounts(eventId: string, counts: { available: number; held: number; sold: number }) {
