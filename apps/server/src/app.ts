@@ -193,16 +193,7 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   }));
   const restMethodsFor = (path: string) =>
     restRoutes.filter((route) => route.pattern.test(path)).flatMap((route) => route.methods);
-  const restHandler = async (c: HonoContext<Env>, incoming: Request) => {
-    // a bodiless POST (e.g. `curl -X POST .../cancel`) is an empty JSON object, not a 415
-    const bodiless = ['POST', 'PATCH'].includes(incoming.method) && !incoming.headers.get('content-type');
-    const req = bodiless
-      ? new Request(incoming.url, {
-          method: incoming.method,
-          headers: withJsonContentType(incoming.headers),
-          body: (await incoming.text()) || '{}',
-        })
-      : incoming;
+  const restHandler = async (c: HonoContext<Env>, req: Request) => {
     const facts = requestFacts(c, deps);
     const { response, failure } = await rest(req, {
       requestId: facts.requestId,

@@ -34,13 +34,20 @@ export function createRestHandler(endpoint: `/${string}`, log: Logger) {
   } as never) as (req: unknown, res: unknown) => Promise<void>;
 
   /** Runs one request; `failure` is set when it ended in an error (the caller shapes the body). */
-  return async (request: Request, call: RestCall): Promise<{ response: Response; failure?: DomainError }> => {
+  return async (incoming: Request, call: RestCall): Promise<{ response: Response; failure?: DomainError }> => {
+    // a POST without a content type (e.g. `curl -X POST .../cancel`) is read as JSON, not refused with 415
+    let request = incoming;
+    if (['POST', 'PATCH'].includes(incoming.method) && !incoming.headers.get('content-type')) {
+      const headers = new Headers(incoming.headers);
+      headers.set('content-type', 'application/json');
+      request = new Request(incoming.url, { method: incoming.method, headers, body: await incoming.text() });
+    }
     const url = request.url.replace(endpoint, '');
     let body: { ok: true; data: unknown } | { ok: false; cause: unknown };
     try {
       if (request.headers.get('content-type')?.includes('application/json')) {
         const text = await request.text();
-        // an empty body (e.g. `curl -X POST .../cancel -H 'content-type: application/json'`) is `{}`
+        // an empty body is `{}`, with or without a JSON content type
         body = { ok: true, data: text.trim() ? JSON.parse(text) : {} };
       } else {
         body = { ok: true, data: request.body };

@@ -616,6 +616,18 @@ export function createPayPalSimulator(opts: PayPalSimulatorOptions): PayPalSimul
     return stored;
   }
 
+  /** PayPal-Request-Id on a POST to one resource: a repeat within the window answers what the first did. */
+  function idempotent(c: Context, scope: string, id: string) {
+    const requestId = requestIdOf(c);
+    const key = requestId ? `${scope}:${id}:${requestId}` : null;
+    return {
+      replay: key ? takeStored(key) : undefined,
+      remember: (body: object) => {
+        if (key) storedResponses.set(key, { status: 201, body, expiresAt: nowMs() + idempotencyTtlMs });
+      },
+    };
+  }
+
   function bearerFailure(c: Context): Response | null {
     const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
     if (!match?.[1]) return paypalError(c, 401);
@@ -817,10 +829,8 @@ export function createPayPalSimulator(opts: PayPalSimulatorOptions): PayPalSimul
       if (!read.ok) return read.response;
       const order = orders.get(id);
       if (!order) return notFound(c, id);
-      const requestId = requestIdOf(c);
-      const key = requestId ? `capture:${id}:${requestId}` : null;
-      const stored = key ? takeStored(key) : undefined;
-      if (stored) return c.json(stored.body as object, stored.status);
+      const once = idempotent(c, 'capture', id);
+      if (once.replay) return c.json(once.replay.body as object, once.replay.status);
 
       if (order.status === 'COMPLETED') return issue(c, 422, 'ORDER_ALREADY_CAPTURED');
       if (order.status === 'VOIDED') return issue(c, 422, 'ORDER_COMPLETED_OR_VOIDED');
@@ -851,7 +861,7 @@ export function createPayPalSimulator(opts: PayPalSimulatorOptions): PayPalSimul
       order.status = 'COMPLETED';
       order.updateTime = time;
       const body = orderJson(order, wantsRepresentation(c) ? 'full' : 'minimal-capture');
-      if (key) storedResponses.set(key, { status: 201, body, expiresAt: nowMs() + idempotencyTtlMs });
+      once.remember(body);
       return c.json(body, 201);
     }),
   );
@@ -872,10 +882,8 @@ export function createPayPalSimulator(opts: PayPalSimulatorOptions): PayPalSimul
       if (!read.ok) return read.response;
       const capture = captures.get(id);
       if (!capture) return notFound(c, id);
-      const requestId = requestIdOf(c);
-      const key = requestId ? `refund:${id}:${requestId}` : null;
-      const stored = key ? takeStored(key) : undefined;
-      if (stored) return c.json(stored.body as object, stored.status);
+      const once = idempotent(c, 'refund', id);
+      if (once.replay) return c.json(once.replay.body as object, once.replay.status);
 
       const parsed = RefundBody.safeParse(read.body);
       if (!parsed.success) return paypalError(c, 400, schemaDetails(parsed.error, read.body));
@@ -916,7 +924,7 @@ export function createPayPalSimulator(opts: PayPalSimulatorOptions): PayPalSimul
       capture.status = amountMinor === remaining ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
       capture.updateTime = time;
       const body = refundJson(refund, wantsRepresentation(c));
-      if (key) storedResponses.set(key, { status: 201, body, expiresAt: nowMs() + idempotencyTtlMs });
+      once.remember(body);
       return c.json(body, 201);
     }),
   );
