@@ -21,6 +21,7 @@ export type LooseJson = any;
 export type HttpResult<T = LooseJson> = { status: number; headers: Headers; body: T };
 
 export type TestServer = RunningServer & {
+  databaseUrl: string;
   /** JSON request against the listening server; returns status, headers and parsed body. */
   http: <T = LooseJson>(
     method: string,
@@ -31,11 +32,23 @@ export type TestServer = RunningServer & {
   close: () => Promise<void>;
 };
 
+export type TestServerOptions = {
+  env?: Record<string, string>;
+  clock?: Clock;
+  log?: Logger;
+  pollJobs?: boolean;
+  /**
+   * Serve the database of an already running test server (a second instance of the same
+   * deployment); closing this one leaves the database to its owner.
+   */
+  shareDatabaseOf?: TestServer;
+};
+
 /** A real server on a real, private PostgreSQL database, listening on a random loopback port. */
-export async function startTestServer(
-  opts: { env?: Record<string, string>; clock?: Clock; log?: Logger; pollJobs?: boolean } = {},
-): Promise<TestServer> {
-  const database = await createTestDatabase(inject('databaseAdminUrl'));
+export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
+  const database = opts.shareDatabaseOf
+    ? { url: opts.shareDatabaseOf.databaseUrl, drop: async () => {} }
+    : await createTestDatabase(inject('databaseAdminUrl'));
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: '0',
@@ -77,6 +90,7 @@ export async function startTestServer(
   };
   return {
     ...running,
+    databaseUrl: database.url,
     http,
     sql: (query, params = []) => running.deps.orm.em.fork().execute(query, params as never[]) as never,
     close: async () => {
