@@ -21,4 +21,4 @@ RUN useradd --system --uid 10001 boxoffice && chown -R boxoffice /app
 USER boxoffice
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --retries=5 CMD node -e "fetch('http://127.0.0.1:3000/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-CMD ["node", "apps/server/src/main.ts"]
+CMD ["node", "apps/server/bin/start.mjs"]

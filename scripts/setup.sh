@@ -32,6 +32,15 @@ else
   hash -r
 fi
 
+# pnpm 11 cannot run on an older Node (it fails with "No such built-in module: node:sqlite"). When
+# an older Node comes first on someone's PATH, pnpm still runs on the Node installed above.
+if [ -x /usr/local/lib/node_modules/pnpm/bin/pnpm.cjs ] && [ -L /usr/local/bin/pnpm ] \
+   && [ "$(PATH="/usr/bin:/bin:$PATH" node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -lt 22 ]; then
+  rm -f /usr/local/bin/pnpm
+  printf '#!/bin/sh\nexec /usr/local/bin/node /usr/local/lib/node_modules/pnpm/bin/pnpm.cjs "$@"\n' >/usr/local/bin/pnpm
+  chmod +x /usr/local/bin/pnpm
+fi
+
 say "installing workspace packages (frozen lockfile)"
 pnpm install --frozen-lockfile --reporter=append-only | grep -vE '^Progress' || true
 test -d node_modules/.pnpm || { echo "pnpm install failed" >&2; exit 1; }

@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="/usr/local/bin:$PATH"
 echo "[start] starting the server (Ctrl+C stops it and its database)"
-exec node apps/server/src/main.ts
+exec node apps/server/bin/start.mjs

@@ -1,5 +1,6 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from './app.ts';
 import { startTestServer, type TestServer } from './test/harness.ts';
 
 let server: TestServer;
@@ -9,6 +10,17 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 
 describe('HTTP host', () => {
+  it('answers through app.request() with no socket in between (the same app the listener serves)', async () => {
+    const app = buildApp(server.deps);
+    const res = await app.request('/api/events?limit=1', { headers: { accept: 'application/json' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toMatch(/^[\w-]{8,64}$/);
+    expect(await res.json()).toMatchObject({ items: [], nextCursor: null });
+    const missing = await app.request('/api/nowhere');
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
+  });
+
   it('reports liveness and readiness', async () => {
     expect((await server.http('GET', '/healthz')).status).toBe(200);
     const ready = await server.http('GET', '/readyz');
@@ -91,12 +103,14 @@ describe('HTTP host', () => {
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
   });
 
-  it('exposes Prometheus metrics with per-route request counts', async () => {
+  it('exposes Prometheus metrics with per-route request histograms', async () => {
     await server.http('GET', '/healthz');
     const res = await fetch(`${server.url}/metrics`);
     const text = await res.text();
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
-    expect(text).toMatch(/boxoffice_http_requests_total\{method="GET",route="\/healthz",status="200"\} [1-9]\d*/);
+    expect(text).toMatch(
+      /^boxoffice_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\} [1-9]\d*$/m,
+    );
     expect(text).toMatch(/^boxoffice_holds_open 0$/m);
     expect(text).toMatch(/^boxoffice_jobs_pending \d+$/m);
   });

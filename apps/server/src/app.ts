@@ -8,19 +8,21 @@ import { Hono, type Context as HonoContext } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
+import type { AppDeps } from './deps.ts';
 import { docsInitScript, docsPage } from './docs.ts';
 import { errorBody, errorHeaders, toDomainError } from './errors.ts';
 import { clientIp } from './lib/client-ip.ts';
 import { openApiDocument } from './openapi.ts';
-import { paypalRedirectRoutes } from './payments/paypal/paypal.routes.ts';
-import { SIMULATOR_MOUNT_PATH } from './payments/paypal/simulator.ts';
+import { paypalRedirectRoutes } from './payments/paypal/paypal-redirects.router.ts';
+import { SIMULATOR_MOUNT_PATH } from './payments/paypal/paypal-settings.ts';
 import { createRestHandler } from './rest.ts';
-import { type AppDeps, createContextInner, type RequestFacts } from './trpc/context.ts';
+import { createContextInner, type RequestFacts } from './trpc/context.ts';
 import { appRouter } from './trpc/root.ts';
 
 type Env = { Variables: { requestId: string } };
 
 const MAX_BATCH_SIZE = 10;
+const READY_TIMEOUT_MS = 2000;
 const swaggerUiDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 
 function requestFacts(c: HonoContext<Env>, deps: AppDeps): RequestFacts {
@@ -51,7 +53,7 @@ function sendError(c: HonoContext<Env>, error: DomainError) {
   return c.json(errorBody(error, c.get('requestId')), error.status as 400);
 }
 
-/** Builds the HTTP app; listening is main.ts's job, so tests can drive it with app.request(). */
+/** Builds the HTTP app; listening is server.ts's job, so tests can also drive it with app.request(). */
 export function buildApp(deps: AppDeps): Hono<Env> {
   const { config, log } = deps;
   const app = new Hono<Env>();
@@ -120,12 +122,19 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   // browsers ask for it on every page we serve; answering "nothing" keeps their consoles clean
   app.get('/favicon.ico', (c) => c.body(null, 204));
+  // a probe gets its answer in bounded time: a pool with no free connection is "not ready" too
   app.get('/readyz', async (c) => {
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('readiness check timed out')), READY_TIMEOUT_MS);
+    });
     try {
-      await deps.orm.em.fork().execute('SELECT 1');
+      await Promise.race([deps.orm.em.fork().execute('SELECT 1'), gaveUp]);
       return c.json({ status: 'ready' });
     } catch {
       return sendError(c, new DomainError('NOT_READY', 'Database unreachable'));
+    } finally {
+      clearTimeout(timer);
     }
   });
 
@@ -157,12 +166,20 @@ export function buildApp(deps: AppDeps): Hono<Env> {
     const fromQuery = c.req.query('ticket_quantity');
     if (fromQuery === undefined) return next();
     const text = await c.req.text();
-    let body: Record<string, unknown> = {};
+    let parsed: unknown = {};
     try {
-      body = text.trim() ? (JSON.parse(text) as Record<string, unknown>) : {};
+      parsed = text.trim() ? JSON.parse(text) : {};
     } catch {
       return sendError(c, new DomainError('MALFORMED_REQUEST', 'Malformed request body'));
     }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      return sendError(
+        c,
+        new DomainError('VALIDATION_FAILED', 'Invalid input: the body must be a JSON object', {
+          issues: [{ path: '(root)', message: 'expected an object', code: 'invalid_type' }],
+        }),
+      );
+    const body = parsed as Record<string, unknown>;
     if (!/^\d{1,6}$/.test(fromQuery) || (body.quantity !== undefined && body.quantity !== Number(fromQuery)))
       return sendError(
         c,
@@ -218,14 +235,15 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   app.route('/payments/paypal', paypalRedirectRoutes(deps, deps.checkout));
   if (deps.paypalSimulator) app.route(SIMULATOR_MOUNT_PATH, deps.paypalSimulator.app);
 
-  // operational data: with METRICS_TOKEN set it needs that bearer token, otherwise a loopback caller
+  // operational data: with METRICS_TOKEN set it needs that bearer token, otherwise a loopback caller;
+  // behind a proxy that is the forwarded client, since the proxy itself may well be on loopback
   app.get('/metrics', async (c) => {
     const token = config.METRICS_TOKEN;
     const allowed = token
       ? safeEqual(c.req.header('authorization') ?? '', `Bearer ${token}`)
-      : LOOPBACK.has(clientIp(c, false));
+      : LOOPBACK.has(clientIp(c, config.TRUST_PROXY));
     if (!allowed) return sendError(c, new DomainError('FORBIDDEN', 'Metrics need METRICS_TOKEN or a local caller'));
-    return c.body(await deps.metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+    return c.body(await deps.metrics.render(), 200, { 'Content-Type': deps.metrics.contentType });
   });
   app.get('/openapi.json', (c) => c.json(openApiDocument(config.publicUrl)));
   app.get('/docs', (c) => c.html(docsPage()));

@@ -28,6 +28,12 @@ export const EnvSchema = z
         .optional(),
     ),
     DATABASE_POOL_MAX: int(20, 1, 500),
+    // a caller waits this long for a pool connection, then gets 503 DATABASE_UNAVAILABLE
+    DATABASE_ACQUIRE_TIMEOUT_MS: int(5000, 100, 120_000),
+    // PostgreSQL's statement_timeout / idle_in_transaction_session_timeout (0: off); they bound how
+    // long a stuck statement or transaction can hold a row lock, such as a hot event's
+    DATABASE_STATEMENT_TIMEOUT_MS: int(30_000, 0, 3_600_000),
+    DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: int(15_000, 0, 3_600_000),
     ADMIN_EMAIL: optionalString.pipe(z.email({ error: 'expected an email address' }).optional()),
     ADMIN_USERNAME: optionalString,
     ADMIN_PASSWORD: optionalString,
@@ -36,6 +42,9 @@ export const EnvSchema = z
     JWT_REFRESH_TOKEN_KEY: optionalString,
     ACCESS_TOKEN_EXPIRE_MINUTES: int(15, 1, 24 * 60),
     REFRESH_TOKEN_EXPIRE_DAYS: int(30, 1, 365),
+    // a refresh token rotated less than this ago gets the same successor again instead of
+    // counting as a replay (which revokes the family): parallel refreshes, a retried lost answer
+    REFRESH_TOKEN_GRACE_SECONDS: int(10, 0, 300),
     HOLD_TTL_MINUTES: int(15, 1, 24 * 60),
     CORS_ORIGINS: z
       .string()
@@ -47,8 +56,12 @@ export const EnvSchema = z
           .filter(Boolean),
       ),
     BODY_LIMIT_BYTES: int(64 * 1024, 1024, 10 * 1024 * 1024),
+    // how long a client may take to send the headers / the whole request (node's http server)
+    HTTP_HEADERS_TIMEOUT_MS: int(10_000, 1000, 600_000),
+    HTTP_REQUEST_TIMEOUT_MS: int(30_000, 1000, 3_600_000),
     RATE_LIMIT_AUTH_PER_MINUTE: int(20, 0, 1_000_000),
-    RATE_LIMIT_AUTH_PER_ACCOUNT_PER_MINUTE: int(10, 0, 1_000_000),
+    RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY: int(100, 0, 1_000_000),
+    RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT_IP: int(10, 0, 1_000_000),
     RATE_LIMIT_PAYMENT_PER_MINUTE: int(60, 0, 1_000_000),
     TRUST_PROXY: z
       .enum(['true', 'false'])
@@ -65,6 +78,16 @@ export const EnvSchema = z
     PAYPAL_API_BASE_URL: optionalString.pipe(z.url().optional()),
     PAYPAL_TIMEOUT_MS: int(10_000, 100, 120_000),
     PAYPAL_SIMULATOR: z.enum(['true', 'false']).optional(),
+    // fault injection in the built-in simulator (/paypal-sim/__sim/*): tests and local experiments only
+    PAYPAL_SIMULATOR_FAULTS: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((value) => value === 'true'),
+    // the built-in simulator keeps its orders in DATA_DIR/paypal-simulator.json: payment links survive a restart
+    PAYPAL_SIMULATOR_PERSIST: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((value) => value === 'true'),
   })
   .superRefine((env, ctx) => {
     const adminSet = [env.ADMIN_EMAIL, env.ADMIN_USERNAME, env.ADMIN_PASSWORD].filter(Boolean).length;
@@ -102,6 +125,12 @@ export const EnvSchema = z
         code: 'custom',
         path: ['PAYPAL_CLIENT_ID'],
         message: 'required in production (or PAYPAL_SIMULATOR=true to take no real money on purpose)',
+      });
+    if (env.PAYPAL_SIMULATOR_FAULTS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PAYPAL_SIMULATOR_FAULTS'],
+        message: 'refused in production: it lets anyone make the PayPal simulator fail or misreport payments',
       });
   });
 

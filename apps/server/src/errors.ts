@@ -10,6 +10,7 @@ const trpcCodeByStatus: Record<number, TRPC_ERROR_CODE_KEY> = {
   403: 'FORBIDDEN',
   404: 'NOT_FOUND',
   405: 'METHOD_NOT_SUPPORTED',
+  408: 'TIMEOUT',
   409: 'CONFLICT',
   410: 'PRECONDITION_FAILED',
   413: 'PAYLOAD_TOO_LARGE',
@@ -53,6 +54,40 @@ export function validationError(error: ZodError): DomainError {
   return new DomainError('VALIDATION_FAILED', `Invalid input: ${fields}`, { issues });
 }
 
+/**
+ * SQLSTATEs that mean "the database could not serve this now", not "this request is wrong": lost or
+ * refused connections (class 08), shutdowns, too many connections, and the statement, lock and
+ * idle-in-transaction timeouts that end a wait.
+ */
+const unavailableSqlStates = new Set(['57P01', '57P02', '57P03', '57P05', '53300', '57014', '25P03', '55P03']);
+const unavailableSystemCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
+// pg and pg-pool say these without a code: an acquire timeout, and a connection lost under a query
+const unavailableMessages =
+  /^(timeout exceeded when trying to connect|Connection terminated|Client was closed and is not queryable|Client has encountered a connection error|Connection ended while checked out|Cannot use a pool after calling end)/;
+
+/** True when an error (or one it was caused by) says the database is unreachable or gave up waiting. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && (code.startsWith('08') || unavailableSqlStates.has(code))) return true;
+    if (typeof code === 'string' && unavailableSystemCodes.has(code)) return true;
+    if (unavailableMessages.test(current.message)) return true;
+    current = current.cause;
+  }
+  return false;
+}
+
+const databaseUnavailable = () =>
+  new DomainError('DATABASE_UNAVAILABLE', 'The database is unavailable right now; try again shortly');
+
 /** Classifies anything thrown into a DomainError; unknown faults become INTERNAL. */
 export function toDomainError(error: unknown): DomainError {
   if (error instanceof DomainError) return error;
@@ -63,6 +98,7 @@ export function toDomainError(error: unknown): DomainError {
     const code = domainCodeByTrpcCode[error.code];
     if (code) return new DomainError(code, fixedMessages[error.code] ?? error.message);
   }
+  if (isDatabaseUnavailable(error)) return databaseUnavailable();
   return new DomainError('INTERNAL', 'Internal server error');
 }
 
@@ -91,5 +127,7 @@ export function errorHeaders(error: DomainError): Record<string, string> {
   if (error.code === 'RATE_LIMITED' && details?.retryAfterSeconds) {
     return { 'Retry-After': String(details.retryAfterSeconds) };
   }
+  // worth retrying soon: a connection frees up or the database comes back
+  if (error.code === 'DATABASE_UNAVAILABLE' || error.code === 'NOT_READY') return { 'Retry-After': '1' };
   return {};
 }

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -31,9 +31,20 @@ function alive(pid: number): boolean {
 }
 
 const dirs: string[] = [];
+// every process a test started, by PID, so a failing test leaves none running
+const pids: number[] = [];
 afterAll(async () => {
+  for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
+
+async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
+  for (let waited = 0; waited < ms; waited += 50) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return check();
+}
 
 describe('the server process', () => {
   it.each([
@@ -87,5 +98,62 @@ describe('the server process', () => {
     expect(login.status).toBe(200);
     second.child.kill('SIGTERM');
     expect(await second.child.exited).toBe(0);
+  }, 60_000);
+
+  it('after kill -9 of the server, the next start stops the orphaned PostgreSQL and comes up', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'boxoffice-main-'));
+    dirs.push(dataDir);
+    const env = { DATA_DIR: dataDir, PORT: '0', LISTEN_HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...TEST_SECRETS };
+    const pidFile = path.join(dataDir, 'pg', 'postmaster.pid');
+
+    const start = async () => {
+      const child = run(env);
+      if (child.pid) pids.push(child.pid);
+      await waitFor(() => /listening on (\S+)/.test(child.output()) || child.exitCode !== null, 30_000);
+      const url = /listening on (\S+)/.exec(child.output())?.[1];
+      expect(url, child.output()).toBeTruthy();
+      return { child, url: url as string };
+    };
+
+    const first = await start();
+    const orphan = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+    pids.push(orphan);
+    first.child.kill('SIGKILL');
+    await first.child.exited;
+    // nothing stopped PostgreSQL: it is still running, holding the data folder
+    expect(alive(orphan)).toBe(true);
+
+    const second = await start();
+    expect((await fetch(`${second.url}/readyz`)).status).toBe(200);
+    expect(await waitFor(() => !alive(orphan), 5000)).toBe(true);
+    expect(second.child.output()).toContain(`stopping PostgreSQL (pid ${orphan}) left running`);
+    const serving = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+    pids.push(serving);
+    expect(serving).not.toBe(orphan);
+
+    second.child.kill('SIGTERM');
+    expect(await second.child.exited).toBe(0);
+    expect(alive(serving)).toBe(false);
+  }, 60_000);
+
+  it('a start that fails says why: the error and what PostgreSQL logged', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'boxoffice-main-'));
+    dirs.push(dataDir);
+    const env = { DATA_DIR: dataDir, PORT: '0', LISTEN_HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...TEST_SECRETS };
+    const first = run(env);
+    if (first.pid) pids.push(first.pid);
+    await waitFor(() => /listening on/.test(first.output()), 30_000);
+    first.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    // a setting PostgreSQL refuses at start
+    await appendFile(path.join(dataDir, 'pg', 'postgresql.conf'), '\nshared_buffers = nonsense\n');
+
+    const broken = run(env);
+    if (broken.pid) pids.push(broken.pid);
+    expect(await broken.exited).toBe(1);
+    const output = broken.output();
+    expect(output).toContain('failed to start');
+    expect(output).toMatch(/PostgreSQL start failed/);
+    expect(output).toMatch(/shared_buffers/);
   }, 60_000);
 });

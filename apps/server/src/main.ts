@@ -1,3 +1,5 @@
+// first: on a Node too old for the rest, say so instead of failing somewhere inside
+import '../bin/node-check.mjs';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig } from './config.ts';
@@ -25,7 +27,9 @@ try {
 
 const log = createLogger(config.LOG_LEVEL);
 const running = await startServer(config, { log }).catch((error: unknown) => {
-  log.fatal({ err: error }, 'failed to start');
+  // the reason in the line itself, so it reads without a JSON viewer (and with no error object at all)
+  const reason = error instanceof Error ? error.message : String(error);
+  log.fatal({ err: error }, `failed to start: ${reason}`);
   process.exit(1);
 });
 

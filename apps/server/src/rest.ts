@@ -1,4 +1,4 @@
-import type { DomainError } from '@boxoffice/contracts';
+import { DomainError } from '@boxoffice/contracts';
 import { TRPCError } from '@trpc/server';
 import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
 import { errorHeaders, toDomainError } from './errors.ts';
@@ -7,6 +7,32 @@ import type { Context } from './trpc/context.ts';
 import { appRouter } from './trpc/root.ts';
 
 type RestCall = { ctx: () => Context; requestId: string; failure?: DomainError };
+
+/**
+ * The query string as the adapter wants it (`req.query`: each key to its values). Built on a
+ * null prototype: the adapter's own parser indexes a plain `{}` with the key, so `?constructor=1`
+ * found Object's constructor there and failed with a 500.
+ */
+function queryOf(url: string): Record<string, string[]> {
+  const query: Record<string, string[]> = Object.create(null);
+  for (const [key, value] of new URL(url).searchParams) {
+    // would set the prototype of the adapter's result object rather than a field of it
+    if (key === '__proto__') continue;
+    query[key] = [...(query[key] ?? []), value];
+  }
+  return query;
+}
+
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function notAnObject(value: unknown): DomainError {
+  const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+  return new DomainError('VALIDATION_FAILED', 'Invalid input: the body must be a JSON object', {
+    issues: [{ path: '(root)', message: `expected a JSON object, got ${got}`, code: 'invalid_type' }],
+  });
+}
 
 /**
  * The REST side of the API: trpc-to-openapi's handler over the same router, bridged to fetch
@@ -30,6 +56,8 @@ export function createRestHandler(endpoint: `/${string}`, log: Logger) {
       if (call) call.failure = failure;
       if (failure.code === 'INTERNAL')
         log.error({ err: error, procedure: path, requestId: call?.requestId }, 'procedure failed');
+      if (failure.code === 'DATABASE_UNAVAILABLE')
+        log.warn({ err: error, procedure: path, requestId: call?.requestId }, 'database unavailable');
     },
   } as never) as (req: unknown, res: unknown) => Promise<void>;
 
@@ -55,12 +83,16 @@ export function createRestHandler(endpoint: `/${string}`, log: Logger) {
     } catch (cause) {
       body = { ok: false, cause };
     }
+    const query = queryOf(request.url);
     const req = new Proxy(request, {
       get: (target, prop) => {
         if (prop === 'url') return url;
+        if (prop === 'query') return query;
         if (prop === 'body') {
           if (!body.ok)
             throw new TRPCError({ code: 'PARSE_ERROR', message: 'Malformed request body', cause: body.cause });
+          // the adapter spreads the body into the input, so `[1,2]` or `false` would pass as `{}`
+          if (!isJsonObject(body.data)) throw new TRPCError({ code: 'BAD_REQUEST', cause: notAnObject(body.data) });
           return body.data;
         }
         return target[prop as keyof Request];

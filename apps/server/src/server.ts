@@ -1,23 +1,17 @@
 import type { AddressInfo } from 'node:net';
 import { createOrm, type EmbeddedDatabase, migrate, startEmbeddedPostgres } from '@boxoffice/db';
+import { migrateJobQueue } from '@boxoffice/db/job-queue';
 import { serve } from '@hono/node-server';
 import { buildApp } from './app.ts';
 import type { Config } from './config.ts';
-import { housekeeping, jobHandlers } from './jobs/handlers.ts';
-import { JobWorker } from './jobs/job-queue.ts';
+import { type AppDeps, buildDeps } from './deps.ts';
+import { handleClientErrors, httpServerOptions } from './http-errors.ts';
+import { workerLogger } from './jobs/task-list.ts';
+import { createJobWorker, type JobRunner } from './jobs/worker.ts';
 import { type Clock, systemClock } from './lib/clock.ts';
-import { Metrics } from './lib/metrics.ts';
-import { MemoryRateLimitStore, RateLimiter } from './lib/rate-limit.ts';
 import { devSecretsPath, loadOrCreateDevSecrets } from './lib/secrets.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { ensureAdmin } from './modules/auth/auth.service.ts';
-import { TokenService } from './modules/auth/tokens.ts';
-import { geocoderFromConfig } from './modules/events/geocoder.ts';
-import type { CheckoutDeps } from './payments/checkout.service.ts';
-import { createPayPalGateway, resolvePayPalSettings } from './payments/paypal/gateway.ts';
-import { createReferenceSigner } from './payments/paypal/reference.ts';
-import { createPayPalSimulator, SIMULATOR_MOUNT_PATH } from './payments/paypal/simulator.ts';
-import type { AppDeps } from './trpc/context.ts';
 
 export type AdminNotice = { email: string; created: boolean; passwordSource: 'env' | 'file'; file?: string };
 
@@ -26,7 +20,7 @@ export type RunningServer = {
   deps: AppDeps;
   admin: AdminNotice;
   databaseSource: 'url' | 'embedded';
-  worker: JobWorker;
+  worker: JobRunner;
   stop: () => Promise<void>;
 };
 
@@ -57,13 +51,23 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     let embedded: EmbeddedDatabase | undefined;
     if (!url) {
       log.info({ dataDir: config.DATA_DIR }, 'starting embedded PostgreSQL');
-      embedded = await startEmbeddedPostgres({ dataDir: config.DATA_DIR, onLog: (line) => log.debug({ pg: line }) });
+      embedded = await startEmbeddedPostgres({
+        dataDir: config.DATA_DIR,
+        onLog: (line) => log.debug({ pg: line }),
+        onNotice: (message) => log.warn(message),
+      });
       cleanups.push(() => embedded?.stop() ?? Promise.resolve());
       url = embedded.url;
     }
-    const orm = await createOrm({ url, poolMax: config.DATABASE_POOL_MAX });
+    const orm = await createOrm({
+      url,
+      poolMax: config.DATABASE_POOL_MAX,
+      acquireTimeoutMs: config.DATABASE_ACQUIRE_TIMEOUT_MS,
+      statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+      idleInTransactionTimeoutMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    });
     cleanups.push(() => orm.close(true));
-    const applied = await migrate(orm);
+    const applied = [...(await migrate(orm)), ...(await migrateJobQueue(orm, workerLogger(log)))];
     if (applied.length) log.info({ applied }, 'migrations applied');
 
     const needsDevSecrets = !config.JWT_SECRET_KEY || !config.JWT_REFRESH_TOKEN_KEY || !config.ADMIN_EMAIL;
@@ -73,15 +77,6 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         { file: devSecretsPath(config.DATA_DIR) },
         'JWT_SECRET_KEY not set: using a generated development secret',
       );
-    const tokens = new TokenService({
-      jwtSecret: config.JWT_SECRET_KEY ?? dev?.jwtSecret ?? '',
-      refreshKey: config.JWT_REFRESH_TOKEN_KEY ?? dev?.refreshKey ?? '',
-      algorithm: config.ALGORITHM,
-      accessTtlMinutes: config.ACCESS_TOKEN_EXPIRE_MINUTES,
-      refreshTtlDays: config.REFRESH_TOKEN_EXPIRE_DAYS,
-      clock,
-    });
-
     const seed = config.ADMIN_EMAIL
       ? { email: config.ADMIN_EMAIL, username: config.ADMIN_USERNAME ?? 'admin', password: config.ADMIN_PASSWORD ?? '' }
       : { email: 'admin@boxoffice.local', username: 'admin', password: dev?.adminPassword ?? '' };
@@ -99,9 +94,18 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     if (opts.listen !== false) {
       const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
         const s = serve(
-          { fetch: (request, env) => handler(request, env), port: config.PORT, hostname: config.LISTEN_HOST },
+          {
+            fetch: (request, env) => handler(request, env),
+            port: config.PORT,
+            hostname: config.LISTEN_HOST,
+            serverOptions: httpServerOptions({
+              headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+              requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+            }),
+          },
           () => resolve(s),
         );
+        handleClientErrors(s);
       });
       const port = (server.address() as AddressInfo).port;
       selfUrl = `http://127.0.0.1:${port}`;
@@ -117,65 +121,22 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     }
     const appConfig: Config = { ...config, publicUrl };
 
-    const paypal = resolvePayPalSettings(appConfig, selfUrl);
-    if (paypal.warning) log.warn(paypal.warning);
-    const paypalSimulator =
-      paypal.mode === 'simulator'
-        ? createPayPalSimulator({
-            publicUrl: `${publicUrl}${SIMULATOR_MOUNT_PATH}`,
-            clock,
-          })
-        : null;
-    const checkout: CheckoutDeps = {
-      gateway: createPayPalGateway({ ...paypal, log }),
-      signer: createReferenceSigner(tokens.derivedKey('paypal-return-ref')),
-      clock,
-      log,
-      publicUrl: () => publicUrl,
-      settling: new Map(),
-    };
-
-    const metrics = new Metrics();
-    const count = async (sql: string) => Number((await orm.em.fork().execute<{ n: number }[]>(sql))[0]?.n ?? 0);
-    metrics.gauge('boxoffice_holds_open', 'Bookings currently HELD.', () =>
-      count("SELECT count(*)::int AS n FROM bookings WHERE status = 'HELD'"),
-    );
-    metrics.gauge('boxoffice_jobs_pending', 'Jobs not yet done (hold expiry and others).', () =>
-      count('SELECT count(*)::int AS n FROM jobs WHERE done_at IS NULL'),
-    );
-
-    const deps: AppDeps = {
+    const { deps, jobHandlers, close } = await buildDeps({
       config: appConfig,
       orm,
       log,
       clock,
-      tokens,
-      rateLimiter: new RateLimiter(new MemoryRateLimitStore(), () => clock.now().getTime()),
-      metrics,
-      geocoder: geocoderFromConfig(config),
-      checkout,
-      paypalSimulator,
-    };
+      selfUrl,
+      devSecrets: dev,
+    });
+    // unshift: cleanups run in reverse, so this runs after the HTTP server has finished its requests
+    cleanups.unshift(close);
     const app = buildApp(deps);
     handler = (request, env) => app.fetch(request, env);
 
-    const worker = new JobWorker({
-      orm,
-      clock,
-      log,
-      handlers: jobHandlers({ orm, clock, checkout }),
-    });
-    if (opts.pollJobs !== false) {
-      worker.start();
-      const sweep = setInterval(() => {
-        housekeeping(orm.em.fork(), clock.now()).catch((error: unknown) =>
-          log.warn({ err: error }, 'housekeeping failed'),
-        );
-      }, 10 * 60_000);
-      sweep.unref();
-      cleanups.push(async () => clearInterval(sweep));
-    }
+    const worker = createJobWorker({ databaseUrl: url, clock, log, handlers: jobHandlers });
     cleanups.push(() => worker.stop());
+    if (opts.pollJobs !== false) await worker.start();
 
     const listenUrl = publicUrl;
     return { url: listenUrl, deps, admin, databaseSource: embedded ? 'embedded' : 'url', worker, stop: stopAll };

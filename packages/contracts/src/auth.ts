@@ -23,12 +23,36 @@ export const UsernameSchema = z
   .max(32)
   .regex(/^[A-Za-z0-9_.-]+$/, 'Letters, digits, dot, dash and underscore only');
 
+/**
+ * True when a password is mostly the account's own username or email (or its name part): the
+ * first guesses of anyone who knows whose account it is, e.g. `keeper12345` for the user `keeper`.
+ * Mentioning the name in a longer passphrase is fine.
+ */
+export function passwordMentionsAccount(password: string, account: { email: string; username: string }): boolean {
+  const email = account.email.trim().toLowerCase();
+  const names = [email, email.split('@')[0] ?? '', account.username.trim().toLowerCase()].filter(
+    (name) => name.length >= 3,
+  );
+  let rest = password.toLowerCase();
+  for (const name of names) rest = rest.replaceAll(name, '');
+  return rest.length < password.length && rest.length * 2 < password.length;
+}
+
 /** Unknown keys (such as `role`) are stripped: registration always makes a plain user. */
-export const RegisterInputSchema = z.object({
-  username: UsernameSchema,
-  email: EmailSchema,
-  password: PasswordSchema,
-});
+export const RegisterInputSchema = z
+  .object({
+    username: UsernameSchema,
+    email: EmailSchema,
+    password: PasswordSchema,
+  })
+  .superRefine((input, ctx) => {
+    if (passwordMentionsAccount(input.password, input))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['password'],
+        message: 'Password must not be mostly your username or email address',
+      });
+  });
 export type RegisterInput = z.infer<typeof RegisterInputSchema>;
 
 export const LoginInputSchema = z.object({

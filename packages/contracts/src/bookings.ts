@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { BodyNumber, CursorSchema, IdSchema, PageLimitSchema, pageOf, TimestampSchema } from './common.ts';
 
-export const BookingStatusSchema = z.enum(['HELD', 'CONFIRMED', 'CANCELLED', 'EXPIRED', 'REFUNDED']);
+/** The booking states (docs/architecture.md, "Booking states"); the database entity uses this list too. */
+export const BOOKING_STATUSES = ['HELD', 'CONFIRMED', 'CANCELLED', 'EXPIRED', 'REFUNDED'] as const;
+export const BookingStatusSchema = z.enum(BOOKING_STATUSES);
 export type BookingStatus = z.infer<typeof BookingStatusSchema>;
 
 export const IdempotencyKeySchema = z

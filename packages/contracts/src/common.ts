@@ -2,7 +2,26 @@ import { z } from 'zod';
 import { type Currency, SUPPORTED_CURRENCIES } from './money.ts';
 
 export const IdSchema = z.uuid();
-export const TimestampSchema = z.iso.datetime({ offset: true });
+
+/**
+ * The instants the API takes. Outside them PostgreSQL refuses the value (year 0) or the driver
+ * cannot write it (past 9999 a JavaScript date serialises as `+010000-...`), so a request would
+ * fail in the database instead of being refused as invalid.
+ */
+export const TIMESTAMP_MIN = '1970-01-01T00:00:00.000Z';
+export const TIMESTAMP_MAX = '9999-12-31T23:59:59.999Z';
+export function isWithinTimestampRange(value: string): boolean {
+  const instant = Date.parse(value);
+  return instant >= Date.parse(TIMESTAMP_MIN) && instant <= Date.parse(TIMESTAMP_MAX);
+}
+export const TimestampSchema = z.iso.datetime({ offset: true }).refine(isWithinTimestampRange, {
+  message: `must be between ${TIMESTAMP_MIN} and ${TIMESTAMP_MAX}`,
+  // a value that is no timestamp at all is reported once, by the format check
+  when: (payload) => payload.issues.length === 0,
+});
+
+/** The largest PostgreSQL `integer`, the type of every whole-number column and filter. */
+export const INT4_MAX = 2_147_483_647;
 
 /** Page sizes above the cap are refused with 400 rather than silently clamped. */
 export const PAGE_SIZE_DEFAULT = 20;

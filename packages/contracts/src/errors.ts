@@ -19,6 +19,7 @@ export const errorStatus = {
   EVENT_NOT_FOUND: 404,
   BOOKING_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  REQUEST_TIMEOUT: 408,
   EMAIL_TAKEN: 409,
   EVENT_NOT_ON_SALE: 409,
   HOLD_ALREADY_OPEN: 409,
@@ -34,10 +35,12 @@ export const errorStatus = {
   IDEMPOTENCY_KEY_REUSED: 422,
   PAYMENT_MISMATCH: 422,
   RATE_LIMITED: 429,
+  HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
   PAYMENT_PROVIDER_ERROR: 502,
   GEOCODER_UNAVAILABLE: 503,
   NOT_READY: 503,
+  DATABASE_UNAVAILABLE: 503,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof errorStatus;

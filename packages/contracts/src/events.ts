@@ -4,6 +4,7 @@ import {
   CurrencySchema,
   CursorSchema,
   IdSchema,
+  INT4_MAX,
   MinorAmountSchema,
   PageLimitSchema,
   pageOf,
@@ -190,8 +191,20 @@ export const ListEventsInputSchema = z
       description: 'Events starting at or after this instant. Without it only upcoming events are listed.',
     }).optional(),
     startsBefore: TimestampSchema.meta({ description: 'Events starting before this instant.' }).optional(),
-    minPrice: z.coerce.number().int().min(0).meta({ description: 'Minimum price in minor units.' }).optional(),
-    maxPrice: z.coerce.number().int().min(0).meta({ description: 'Maximum price in minor units.' }).optional(),
+    minPrice: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(INT4_MAX)
+      .meta({ description: 'Minimum price in minor units.' })
+      .optional(),
+    maxPrice: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(INT4_MAX)
+      .meta({ description: 'Maximum price in minor units.' })
+      .optional(),
     currency: CurrencySchema.optional(),
     hasTickets: QueryBooleanSchema.meta({
       description: '`true`: only events with tickets left; `false`: only sold-out events.',

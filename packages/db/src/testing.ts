@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres } from './embedded.ts';
+import { migrateJobQueue } from './job-queue.ts';
 import { migrate } from './migrate.ts';
 import { createOrm } from './orm.ts';
 
@@ -55,6 +56,8 @@ export async function startTestDatabaseServer(log: (line: string) => void = () =
   const orm = await createOrm({ url: withDatabase(adminUrl, TEMPLATE), poolMax: 1 });
   try {
     await migrate(orm);
+    // graphile-worker's schema too, so a test file's clone starts with it instead of installing it
+    await migrateJobQueue(orm);
   } finally {
     await orm.close(true);
   }

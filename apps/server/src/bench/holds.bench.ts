@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createOrm, migrate, startEmbeddedPostgres } from '@boxoffice/db';
+import { migrateJobQueue } from '@boxoffice/db/job-queue';
 import pg from 'pg';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';
@@ -44,6 +45,7 @@ async function main() {
   try {
     const orm = await createOrm({ url, poolMax: 2 });
     await migrate(orm);
+    await migrateJobQueue(orm);
     await orm.close(true);
     const pool = new pg.Pool({ connectionString: url, max: CONCURRENCY });
     const [{ n } = { n: 0 }] = (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM users')).rows;
@@ -66,7 +68,8 @@ async function main() {
 }
 
 async function seed(pool: pg.Pool, users: number): Promise<{ eventId: string; userIds: string[] }> {
-  await pool.query('TRUNCATE jobs, idempotency_keys, payments, bookings, events, refresh_tokens, users CASCADE');
+  await pool.query('DELETE FROM graphile_worker._private_jobs');
+  await pool.query('TRUNCATE idempotency_keys, payments, bookings, events, refresh_tokens, users CASCADE');
   const adminId = randomUUID();
   await pool.query(
     "INSERT INTO users (id, email, username, password_hash, role) VALUES ($1, 'bench-admin@example.test', 'admin', 'x', 'admin')",
@@ -105,7 +108,9 @@ const OWNED = `SELECT coalesce(sum(quantity), 0)::int AS n FROM bookings
   WHERE event_id = $1 AND user_id = $2 AND status IN ('HELD', 'CONFIRMED')`;
 const INSERT_BOOKING = `INSERT INTO bookings (id, user_id, event_id, quantity, unit_price_minor, total_minor, currency, status, hold_expires_at)
   VALUES ($1, $2, $3, 1, $4, $4, $5, 'HELD', now() + interval '15 minutes')`;
-const INSERT_JOB = `INSERT INTO jobs (queue, payload, run_at, dedupe_key) VALUES ('expire-hold', jsonb_build_object('bookingId', $1::text), now() + interval '15 minutes', $1)`;
+// the job the server adds with each hold (graphile-worker, job key per task)
+const INSERT_JOB = `SELECT graphile_worker.add_job('expire-hold', json_build_object('bookingId', $1::text),
+  run_at => now() + interval '15 minutes', max_attempts => 25, job_key => 'expire-hold:' || $1)`;
 
 async function inTransaction(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<boolean>): Promise<boolean> {
   const client = await pool.connect();
@@ -168,8 +173,8 @@ async function runAll(pool: pg.Pool, url: string): Promise<LoadResult[]> {
 
   // a discarded first round warms caches and the WAL, so neither strategy pays for going first
   await rawPhase('warm-up', conditional);
-  results.push(await rawPhase('raw SQL: conditional UPDATE (server strategy)', conditional));
-  results.push(await rawPhase('raw SQL: SELECT FOR UPDATE, then UPDATE', lockThenUpdate));
+  results.push(await rawPhase('raw SQL: conditional UPDATE', conditional));
+  results.push(await rawPhase('raw SQL: SELECT FOR UPDATE, then UPDATE (ledger strategy)', lockThenUpdate));
 
   let { eventId, userIds } = await seed(pool, OPS);
   const config = loadConfig({
@@ -184,6 +189,7 @@ async function runAll(pool: pg.Pool, url: string): Promise<LoadResult[]> {
     ADMIN_USERNAME: 'admin',
     ADMIN_PASSWORD: randomUUID(),
     RATE_LIMIT_AUTH_PER_MINUTE: '0',
+    PAYPAL_SIMULATOR_PERSIST: 'false',
     LOG_LEVEL: 'silent',
   });
   const server = await startServer(config, { log: createLogger('silent') });
@@ -192,7 +198,7 @@ async function runAll(pool: pg.Pool, url: string): Promise<LoadResult[]> {
     // the hold alone through the service layer (MikroORM unit of work, no HTTP, no payment)
     results.push(
       await runLoad('service: createBooking (hold only)', OPS, CONCURRENCY, async (i) => {
-        const deps = { em: server.deps.orm.em.fork(), clock: server.deps.clock, holdTtlMinutes: 15 };
+        const deps = { ...server.deps.bookings, payments: null, em: server.deps.orm.em.fork() };
         const booking = await createBooking(deps, { id: userIds[i] as string, role: 'user' }, { eventId }, null);
         return booking.status === 'HELD';
       }),

@@ -5,7 +5,7 @@ import { enqueueJob } from '../jobs/job-queue.ts';
 import { RECONCILE_PAYMENT_QUEUE } from '../jobs/queues.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../logger.ts';
-import { releaseHold, ticketsOwned } from '../modules/bookings/holds.ts';
+import { canRevive, confirmSale, releaseHold } from '../modules/inventory/ledger.ts';
 import {
   type PayPalCaptureView,
   PayPalError,
@@ -75,7 +75,7 @@ export async function startCheckout(deps: CheckoutDeps, em: EntityManager, booki
     return order.approveUrl;
   } catch (error) {
     deps.log.warn({ err: error, bookingId: booking.id }, 'creating the PayPal order failed; releasing the hold');
-    await em.transactional((tx) => releaseHold(tx, booking.id, 'CANCELLED', deps.clock.now()));
+    await releaseHold(em, booking.id, 'CANCELLED', deps.clock.now());
     throw new DomainError('PAYMENT_PROVIDER_ERROR', 'The payment provider could not be reached; no tickets are held');
   }
 }
@@ -98,75 +98,6 @@ async function recordPayment(
      ON CONFLICT (provider, kind, provider_ref) DO UPDATE SET status = EXCLUDED.status WHERE payments.status = 'PENDING'`,
     [randomUUID(), row.bookingId, row.kind, row.ref, row.status, row.amountMinor, row.currency],
   );
-}
-
-type ConfirmResult = 'confirmed' | 'already_confirmed' | 'no_tickets' | 'not_open';
-
-/**
- * Sells the booking's tickets once its money is in: held → sold for a live hold, or available →
- * sold for a hold that lapsed while the buyer was paying, if tickets remain within the buyer's
- * per-event limit and the event is still ahead. A short transaction that locks the event row, then
- * the booking row, and decides on the booking's status as it is now, so a cancel or expiry that
- * raced with the capture is seen. Protects: available + held + sold = capacity.
- */
-async function confirmBooking(
-  em: EntityManager,
-  bookingId: string,
-  captureId: string,
-  now: Date,
-): Promise<ConfirmResult> {
-  return em.transactional(async (tx) => {
-    const [info] = await tx.execute<{ event_id: string }[]>('SELECT event_id FROM bookings WHERE id = ?', [bookingId]);
-    if (!info) return 'not_open';
-    await tx.execute('SELECT 1 FROM events WHERE id = ? FOR UPDATE', [info.event_id]);
-    const [row] = await tx.execute<{ status: string; quantity: number; user_id: string; refund_due_at: unknown }[]>(
-      'SELECT status, quantity, user_id, refund_due_at FROM bookings WHERE id = ? FOR UPDATE',
-      [bookingId],
-    );
-    if (!row) return 'not_open';
-    if (row.status === 'CONFIRMED') return 'already_confirmed';
-    // decided under these locks: once a refund is due, no later visit can revive the booking
-    const refundDue = async (result: ConfirmResult) => {
-      await tx.execute('UPDATE bookings SET refund_due_at = coalesce(refund_due_at, ?) WHERE id = ?', [now, bookingId]);
-      return result;
-    };
-    if (row.status === 'EXPIRED') {
-      if (row.refund_due_at) return 'not_open';
-      const owned = await ticketsOwned(tx, row.user_id, info.event_id);
-      const revived = await tx.execute(
-        `UPDATE events SET available = available - ?, sold = sold + ?, version = version + 1, updated_at = ?
-         WHERE id = ? AND available >= ? AND status = 'published' AND starts_at > ? AND ? + ? <= max_per_user
-         RETURNING id`,
-        [row.quantity, row.quantity, now, info.event_id, row.quantity, now, owned, row.quantity],
-      );
-      if (revived.length === 0) return refundDue('no_tickets');
-    } else if (row.status === 'HELD') {
-      await tx.execute(
-        'UPDATE events SET held = held - ?, sold = sold + ?, version = version + 1, updated_at = ? WHERE id = ?',
-        [row.quantity, row.quantity, now, info.event_id],
-      );
-    } else {
-      return refundDue('not_open');
-    }
-    await tx.execute(
-      `UPDATE bookings SET status = 'CONFIRMED', paypal_capture_id = ?, confirmed_at = ?, updated_at = ?
-       WHERE id = ? AND status = ?`,
-      [captureId, now, now, bookingId, row.status],
-    );
-    return 'confirmed';
-  });
-}
-
-/** Whether a lapsed hold could be revived now, checked before any money is taken. */
-async function canRevive(em: EntityManager, booking: Booking, now: Date): Promise<boolean> {
-  if (booking.refundDueAt) return false;
-  const owned = await ticketsOwned(em, booking.userId, booking.eventId);
-  const rows = await em.execute<{ ok: boolean }[]>(
-    `SELECT (available >= ? AND status = 'published' AND starts_at > ? AND ? + ? <= max_per_user) AS ok
-     FROM events WHERE id = ?`,
-    [booking.quantity, now, owned, booking.quantity, booking.eventId],
-  );
-  return rows[0]?.ok === true;
 }
 
 /** Refunds the whole capture (request id `refund:<booking>`, so repeats are one refund) and records it. */
@@ -286,7 +217,7 @@ async function reconcile(
   if (!orderId) return { kind: 'cancelled', booking, refund: 'none' };
   const now = deps.clock.now();
   if (booking.status === 'HELD' && booking.holdExpiresAt <= now) {
-    await em.transactional((tx) => releaseHold(tx, bookingId, 'EXPIRED', now, { onlyIfLapsed: true }));
+    await releaseHold(em, bookingId, 'EXPIRED', now, { onlyIfLapsed: true });
     booking = await reload();
   }
   const closed = (refund: RefundState): SettleOutcome =>
@@ -320,7 +251,7 @@ async function reconcile(
       const kind = payPalFailureKind(error);
       if (kind === 'already_captured') order = await deps.gateway.getOrder(orderId).catch(() => order);
       else if (kind === 'declined' && error instanceof PayPalError && error.issue === NO_MORE_ATTEMPTS) {
-        await em.transactional((tx) => releaseHold(tx, bookingId, 'CANCELLED', now));
+        await releaseHold(em, bookingId, 'CANCELLED', now);
         return { kind: 'failed', booking: await reload(), reason: 'declined', refund: 'none' };
       } else if (kind === 'declined' || kind === 'not_approved') return { kind: 'not_approved', booking };
       else return { kind: 'unavailable', booking };
@@ -347,14 +278,14 @@ async function reconcile(
     await recordPayment(em, money);
     await recordLostRefund(deps, em, booking, capture);
     if (booking.status === 'HELD') {
-      await em.transactional((tx) => releaseHold(tx, bookingId, 'CANCELLED', now));
+      await releaseHold(em, bookingId, 'CANCELLED', now);
       booking = await reload();
     }
     return closed('done');
   }
   if (capture.status !== 'COMPLETED') {
     // declined or failed at PayPal: no money moved, and PayPal will not try again
-    await em.transactional((tx) => releaseHold(tx, bookingId, 'CANCELLED', now));
+    await releaseHold(em, bookingId, 'CANCELLED', now);
     return { kind: 'failed', booking: await reload(), reason: 'declined', refund: 'none' };
   }
 
@@ -379,7 +310,7 @@ async function reconcile(
       const refund = await refundUndeliverable(deps, em, booking, capture);
       return { kind: 'failed', booking: await reload(), reason: 'mismatch', refund };
     }
-    const result = await confirmBooking(em, bookingId, capture.id, now);
+    const result = await confirmSale(em, bookingId, capture.id, now);
     booking = await reload();
     if (result === 'confirmed' || result === 'already_confirmed') return { kind: 'confirmed', booking };
     // the hold was cancelled or expired (and could not be revived) while PayPal took the money
@@ -396,7 +327,7 @@ export async function cancelCheckout(
   em: EntityManager,
   bookingId: string,
 ): Promise<{ booking: Booking; released: boolean }> {
-  const released = await em.transactional((tx) => releaseHold(tx, bookingId, 'CANCELLED', deps.clock.now()));
+  const released = await releaseHold(em, bookingId, 'CANCELLED', deps.clock.now());
   const booking = await loadBooking(em, bookingId);
   if (!booking) throw new DomainError('BOOKING_NOT_FOUND', 'No such booking');
   return { booking, released };

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type { PayPalSimulatorControls } from '@boxoffice/paypal-simulator';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { manualClock } from '../lib/clock.ts';
 import { expectBalanced, makeBuyers, pressPayPalButton, seedEvent, ticketCounts } from '../test/fixtures.ts';
 import { signInAdmin, startTestServer, type TestServer } from '../test/harness.ts';
-import type { PayPalSimulatorControls } from './paypal/simulator.ts';
 
 const clock = manualClock(new Date('2026-12-01T10:00:00Z'));
 let server: TestServer;

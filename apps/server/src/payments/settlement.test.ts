@@ -1,8 +1,8 @@
+import type { PayPalSimulatorControls } from '@boxoffice/paypal-simulator';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { manualClock } from '../lib/clock.ts';
 import { expectBalanced, makeBuyers, pressPayPalButton, seedEvent } from '../test/fixtures.ts';
 import { signInAdmin, startTestServer, type TestServer } from '../test/harness.ts';
-import type { PayPalSimulatorControls } from './paypal/simulator.ts';
 
 // Money that PayPal took must end in tickets or in a refund, whatever fails in between. Jobs run
 // only where a test calls runDue(), so each interleaving is exact.

@@ -86,7 +86,7 @@ export async function pressPayPalButton(
   orderId: string,
   button: 'approve' | 'cancel',
 ): Promise<string> {
-  const res = await fetch(`${server.url}/paypal-sim/checkoutnow/${button}`, {
+  const res = await fetch(`${server.paypalSimulatorUrl}/checkoutnow/${button}`, {
     method: 'POST',
     body: new URLSearchParams({ token: orderId }),
     redirect: 'manual',

@@ -1,4 +1,5 @@
 import { createTestDatabase } from '@boxoffice/db/testing';
+import { type ListeningPayPalSimulator, listenPayPalSimulator } from '@boxoffice/paypal-simulator';
 import { inject } from 'vitest';
 import { loadConfig } from '../config.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -22,6 +23,8 @@ export type HttpResult<T = LooseJson> = { status: number; headers: Headers; body
 
 export type TestServer = RunningServer & {
   databaseUrl: string;
+  /** Where this server's PayPal simulator lives (its approval page and API), in either mode. */
+  paypalSimulatorUrl: string;
   /** JSON request against the listening server; returns status, headers and parsed body. */
   http: <T = LooseJson>(
     method: string,
@@ -42,13 +45,42 @@ export type TestServerOptions = {
    * deployment); closing this one leaves the database to its owner.
    */
   shareDatabaseOf?: TestServer;
+  /** Which PayPal simulator this server uses; by default the one TEST_PAYPAL_SIMULATOR names. */
+  paypalSimulator?: PayPalSimulatorMode;
 };
+
+/**
+ * The PayPal the test servers talk to.
+ * - `in-process` (default): each server mounts its own simulator under /paypal-sim: offline mode.
+ * - `standalone`: every server of this test process talks over HTTP to one simulator on its own
+ *   listener, configured as instances share an offline PayPal in a deployment: PAYPAL_API_BASE_URL
+ *   plus that simulator's client id and secret. `server.deps.paypalSimulator` is then that shared
+ *   simulator, so a test drives it the same way in both modes. Run the payments tests this way with
+ *     TEST_PAYPAL_SIMULATOR=standalone pnpm exec vitest run apps/server/src/payments
+ */
+export type PayPalSimulatorMode = 'in-process' | 'standalone';
+
+function paypalSimulatorModeFromEnv(): PayPalSimulatorMode {
+  const value = process.env.TEST_PAYPAL_SIMULATOR;
+  if (value === undefined || value === '' || value === 'in-process') return 'in-process';
+  if (value === 'standalone') return 'standalone';
+  throw new Error(`TEST_PAYPAL_SIMULATOR must be in-process or standalone, got "${value}"`);
+}
+
+let standaloneSimulator: Promise<ListeningPayPalSimulator> | undefined;
+/** Started on first use and kept for the life of the test process; tests reset it between cases. */
+function sharedStandaloneSimulator(): Promise<ListeningPayPalSimulator> {
+  standaloneSimulator ??= listenPayPalSimulator({ faults: true, allowedRedirectPrefixes: [] });
+  return standaloneSimulator;
+}
 
 /** A real server on a real, private PostgreSQL database, listening on a random loopback port. */
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const database = opts.shareDatabaseOf
     ? { url: opts.shareDatabaseOf.databaseUrl, drop: async () => {} }
     : await createTestDatabase(inject('databaseAdminUrl'));
+  const standalone =
+    (opts.paypalSimulator ?? paypalSimulatorModeFromEnv()) === 'standalone' ? await sharedStandaloneSimulator() : null;
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: '0',
@@ -58,15 +90,26 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     ADMIN_USERNAME: ADMIN.username,
     ADMIN_PASSWORD: ADMIN.password,
     RATE_LIMIT_AUTH_PER_MINUTE: '0',
-    RATE_LIMIT_AUTH_PER_ACCOUNT_PER_MINUTE: '0',
+    RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY: '0',
+    RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT_IP: '0',
     RATE_LIMIT_PAYMENT_PER_MINUTE: '0',
     LOG_LEVEL: 'silent',
+    // the simulator as tests want it: fault injection on, state in memory only
+    PAYPAL_SIMULATOR_FAULTS: 'true',
+    PAYPAL_SIMULATOR_PERSIST: 'false',
+    ...(standalone
+      ? {
+          PAYPAL_API_BASE_URL: standalone.baseUrl,
+          PAYPAL_CLIENT_ID: standalone.credentials.clientId,
+          PAYPAL_SECRET_KEY: standalone.credentials.clientSecret,
+        }
+      : {}),
     ...TEST_SECRETS,
     ...opts.env,
   });
   const running = await startServer(config, {
     clock: opts.clock,
-    log: opts.log ?? createLogger('silent'),
+    log: opts.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
     pollJobs: opts.pollJobs,
   });
   const http: TestServer['http'] = async (method, path, init = {}) => {
@@ -88,9 +131,17 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     }
     return { status: response.status, headers: response.headers, body: body as LooseJson };
   };
+  // a test's own PayPal settings win over the shared simulator
+  const shared = standalone && running.deps.config.PAYPAL_API_BASE_URL === standalone.baseUrl ? standalone : null;
+  if (shared) {
+    shared.allowRedirectPrefix(`${running.url}/payments/paypal/return`);
+    shared.allowRedirectPrefix(`${running.url}/payments/paypal/cancel`);
+  }
   return {
     ...running,
+    deps: shared ? { ...running.deps, paypalSimulator: shared } : running.deps,
     databaseUrl: database.url,
+    paypalSimulatorUrl: shared ? shared.baseUrl : `${running.url}/paypal-sim`,
     http,
     sql: (query, params = []) => running.deps.orm.em.fork().execute(query, params as never[]) as never,
     close: async () => {

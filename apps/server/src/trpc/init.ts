@@ -1,7 +1,7 @@
 import { DomainError, type ErrorCode } from '@boxoffice/contracts';
 import { initTRPC } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
-import { toDomainError, toTRPCError } from '../errors.ts';
+import { isDatabaseUnavailable, toDomainError, toTRPCError } from '../errors.ts';
 import type { Context } from './context.ts';
 
 /** `access` records who may call a procedure, so tests can be generated from the router. */
@@ -35,13 +35,15 @@ const t = initTRPC
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
-/** Domain errors leave procedures as TRPCErrors carrying the domain code. */
+/**
+ * Domain errors leave procedures as TRPCErrors carrying the domain code; so does a database that is
+ * unreachable, which is 503 DATABASE_UNAVAILABLE (retry), not a 500.
+ */
 const domainErrors = t.middleware(async ({ next }) => {
   const result = await next();
-  if (!result.ok && result.error.cause instanceof DomainError) {
-    const mapped = toTRPCError(result.error.cause);
-    return { ...result, error: mapped };
-  }
+  if (result.ok) return result;
+  if (result.error.cause instanceof DomainError) return { ...result, error: toTRPCError(result.error.cause) };
+  if (isDatabaseUnavailable(result.error)) return { ...result, error: toTRPCError(toDomainError(result.error)) };
   return result;
 });
 

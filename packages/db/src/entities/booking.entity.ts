@@ -1,6 +1,5 @@
+import { BOOKING_STATUSES } from '@boxoffice/contracts';
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
-
-export const BOOKING_STATUSES = ['HELD', 'CONFIRMED', 'CANCELLED', 'EXPIRED', 'REFUNDED'] as const;
 
 export const Booking = defineEntity({
   name: 'Booking',
@@ -31,20 +30,3 @@ export const Booking = defineEntity({
   },
 });
 export type Booking = InferEntity<typeof Booking>;
-
-export const Payment = defineEntity({
-  name: 'Payment',
-  tableName: 'payments',
-  properties: {
-    id: p.uuid().primary(),
-    bookingId: p.uuid(),
-    provider: p.enum(['paypal'] as const),
-    kind: p.enum(['capture', 'refund'] as const),
-    providerRef: p.string(),
-    status: p.string(),
-    amountMinor: p.integer(),
-    currency: p.string(),
-    createdAt: p.datetime().onCreate(() => new Date()),
-  },
-});
-export type Payment = InferEntity<typeof Payment>;

@@ -1,9 +1,8 @@
+import { EVENT_STATUSES } from '@boxoffice/contracts';
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
 
 /** A double precision column read as a JS number (MikroORM reads doubles as strings unless told). */
 const coordinate = () => p.double().$type<number>().runtimeType('number');
-
-export const EVENT_STATUSES = ['draft', 'published', 'cancelled'] as const;
 
 export const Event = defineEntity({
   name: 'Event',
@@ -31,7 +30,8 @@ export const Event = defineEntity({
     maxPerUser: p.integer(),
     status: p.enum(EVENT_STATUSES),
     createdBy: p.uuid(),
-    version: p.integer().version(),
+    /** Changes with every write of the row (a trigger, migration 0007): an ETag for what a client read. */
+    version: p.integer().default(1),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p
       .datetime()

@@ -4,6 +4,9 @@ import { sql as bookings } from './0003-bookings.ts';
 import { sql as payments } from './0004-payments.ts';
 import { sql as bookingTransitions } from './0005-booking-transitions.ts';
 import { sql as refundDue } from './0006-refund-due.ts';
+import { sql as ledger } from './0007-ledger.ts';
+import { sql as rateLimits } from './0008-rate-limits.ts';
+import { sql as jobQueue } from './0009-job-queue.ts';
 
 export type Migration = { name: string; sql: string };
 
@@ -15,4 +18,7 @@ export const migrations: Migration[] = [
   { name: '0004-payments', sql: payments },
   { name: '0005-booking-transitions', sql: bookingTransitions },
   { name: '0006-refund-due', sql: refundDue },
+  { name: '0007-ledger', sql: ledger },
+  { name: '0008-rate-limits', sql: rateLimits },
+  { name: '0009-job-queue', sql: jobQueue },
 ];

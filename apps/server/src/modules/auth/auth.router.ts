@@ -1,8 +1,12 @@
+import { createHash } from 'node:crypto';
 import {
+  DomainError,
+  type LoginInput,
   LoginInputSchema,
   LogoutOutputSchema,
   RefreshInputSchema,
   RegisterInputSchema,
+  type Session,
   SessionSchema,
   UserSchema,
 } from '@boxoffice/contracts';
@@ -13,12 +17,51 @@ import { getMe, login, logout, refreshSession, registerUser } from './auth.servi
 
 const tags = ['auth'];
 
-/** Per-IP limit on every credential endpoint; per-account on top where an account is named. */
-async function limitAuthAttempts(ctx: Context, action: string, account?: string) {
+const DAY_MS = 24 * 60 * 60_000;
+const ACCOUNT_IP_WINDOW_MS = 15 * 60_000;
+
+/** Per IP, every credential endpoint: bounds how fast one address may try anything at all. */
+async function limitAuthAttempts(ctx: Context) {
+  await ctx.deps.rateLimiter.consume(`auth:ip:${ctx.ip}`, ctx.deps.config.RATE_LIMIT_AUTH_PER_MINUTE);
+}
+
+/**
+ * Sign-in with failure limits that cannot lock the owner out: failures are counted per IP (any
+ * account) and per account from that IP, never per account alone, so someone else's guesses do not
+ * stop a correct password from a clean address. Each attempt is counted before the password is
+ * checked (parallel guesses cannot slip past the check) and handed back when it succeeds. Unknown
+ * accounts count exactly like wrong passwords, so the limits do not reveal which emails exist.
+ */
+async function limitedLogin(ctx: Context, input: LoginInput): Promise<Session> {
   const { rateLimiter, config } = ctx.deps;
-  await rateLimiter.consume(`auth:ip:${ctx.ip}`, config.RATE_LIMIT_AUTH_PER_MINUTE);
-  if (account)
-    await rateLimiter.consume(`auth:${action}:account:${account}`, config.RATE_LIMIT_AUTH_PER_ACCOUNT_PER_MINUTE);
+  // a digest, so the shared counter table holds no email addresses
+  const account = createHash('sha256').update(input.email).digest('base64url').slice(0, 22);
+  const perIp = {
+    key: `login-fail:ip:${ctx.ip}`,
+    limit: config.RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY,
+    windowMs: DAY_MS,
+  };
+  const perAccountIp = {
+    key: `login-fail:account-ip:${account}:${ctx.ip}`,
+    limit: config.RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT_IP,
+    windowMs: ACCOUNT_IP_WINDOW_MS,
+  };
+  await limitAuthAttempts(ctx);
+  await rateLimiter.consume(perIp.key, perIp.limit, perIp.windowMs);
+  await rateLimiter.consume(perAccountIp.key, perAccountIp.limit, perAccountIp.windowMs);
+  let session: Session;
+  try {
+    session = await login(authDeps(ctx), input);
+  } catch (error) {
+    // only wrong credentials keep their count; anything else was not a guess
+    if (!(error instanceof DomainError && error.code === 'INVALID_CREDENTIALS'))
+      for (const rule of [perIp, perAccountIp]) await rateLimiter.refund(rule.key, rule.limit, rule.windowMs);
+    throw error;
+  }
+  await rateLimiter.refund(perIp.key, perIp.limit, perIp.windowMs);
+  // consecutive failures: a success wipes this account's count from this address
+  await rateLimiter.reset(perAccountIp.key, perAccountIp.limit, perAccountIp.windowMs);
+  return session;
 }
 
 function authDeps(ctx: Context) {
@@ -34,7 +77,7 @@ export const authRouter = router({
     .input(RegisterInputSchema)
     .output(UserSchema)
     .mutation(async ({ ctx, input }) => {
-      await limitAuthAttempts(ctx, 'register');
+      await limitAuthAttempts(ctx);
       return registerUser(ctx, input);
     }),
 
@@ -46,8 +89,7 @@ export const authRouter = router({
     .input(LoginInputSchema)
     .output(SessionSchema)
     .mutation(async ({ ctx, input }) => {
-      await limitAuthAttempts(ctx, 'login', input.email);
-      return login(authDeps(ctx), input);
+      return limitedLogin(ctx, input);
     }),
 
   refresh: publicProcedure
@@ -58,7 +100,7 @@ export const authRouter = router({
     .input(RefreshInputSchema)
     .output(SessionSchema)
     .mutation(async ({ ctx, input }) => {
-      await limitAuthAttempts(ctx, 'refresh');
+      await limitAuthAttempts(ctx);
       return refreshSession(authDeps(ctx), input.refreshToken);
     }),
 

@@ -9,8 +9,8 @@ import {
 import { type EntityManager, RefreshToken, User } from '@boxoffice/db';
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { Clock } from '../../lib/clock.ts';
-import { burnPasswordCheck, hashPassword, verifyPassword } from './password.ts';
-import type { AuthUser, TokenService } from './tokens.ts';
+import { burnPasswordCheck, hashPassword, isCommonPassword, verifyPassword } from './password.ts';
+import type { AuthUser, RefreshTokenIssue, TokenService } from './tokens.ts';
 
 export type AuthDeps = { em: EntityManager; tokens: TokenService; clock: Clock };
 
@@ -25,6 +25,17 @@ export function toUserDto(user: User): UserDto {
 }
 
 export async function registerUser({ em }: Pick<AuthDeps, 'em'>, input: RegisterInput): Promise<UserDto> {
+  // the contract refuses short ones and ones made of the account's own name; this, the well-known ones
+  if (isCommonPassword(input.password))
+    throw new DomainError('VALIDATION_FAILED', 'Invalid input: password', {
+      issues: [
+        {
+          path: 'password',
+          message: 'This password is one of the most commonly used ones; choose another',
+          code: 'common_password',
+        },
+      ],
+    });
   const existing = await em.findOne(User, { email: input.email });
   if (existing) throw new DomainError('EMAIL_TAKEN', 'An account with this email already exists', { field: 'email' });
   const passwordHash = await hashPassword(input.password);
@@ -47,16 +58,12 @@ export async function registerUser({ em }: Pick<AuthDeps, 'em'>, input: Register
   return toUserDto(user);
 }
 
-async function issueSession(deps: AuthDeps, user: User, familyId: string): Promise<Session> {
-  const refresh = deps.tokens.newRefreshToken();
-  deps.em.create(RefreshToken, {
-    id: randomUUID(),
-    userId: user.id,
-    familyId,
-    tokenHash: refresh.hash,
-    expiresAt: refresh.expiresAt,
-  });
-  await deps.em.flush();
+/** A fresh access token beside the given refresh token. */
+async function sessionWith(
+  deps: AuthDeps,
+  user: User,
+  refresh: Pick<RefreshTokenIssue, 'token' | 'expiresAt'>,
+): Promise<Session> {
   return {
     tokenType: 'Bearer',
     accessToken: await deps.tokens.signAccess({ id: user.id, role: user.role }),
@@ -65,6 +72,23 @@ async function issueSession(deps: AuthDeps, user: User, familyId: string): Promi
     refreshExpiresAt: refresh.expiresAt.toISOString(),
     user: toUserDto(user),
   };
+}
+
+async function issueSession(
+  deps: AuthDeps,
+  user: User,
+  familyId: string,
+  refresh: RefreshTokenIssue = deps.tokens.newRefreshToken(),
+): Promise<Session> {
+  deps.em.create(RefreshToken, {
+    id: randomUUID(),
+    userId: user.id,
+    familyId,
+    tokenHash: refresh.hash,
+    expiresAt: refresh.expiresAt,
+  });
+  await deps.em.flush();
+  return sessionWith(deps, user, refresh);
 }
 
 const invalidCredentials = () => new DomainError('INVALID_CREDENTIALS', 'Email or password is incorrect');
@@ -87,15 +111,27 @@ async function revokeFamily(em: EntityManager, familyId: string, now: Date): Pro
 
 /**
  * Rotates a refresh token. Presenting one that was already rotated means it leaked: the whole
- * family is revoked, so the thief's and the owner's newer tokens both stop working.
+ * family is revoked, so the thief's and the owner's newer tokens both stop working. Except just
+ * after the rotation (the grace window): a client firing several refreshes at once, or retrying
+ * one whose answer it lost, gets the same successor again, as long as that is still unused.
  */
 export async function refreshSession(deps: AuthDeps, refreshToken: string): Promise<Session> {
   const now = deps.clock.now();
   const tokenHash = deps.tokens.hashRefreshToken(refreshToken);
   const outcome = await deps.em.transactional(async (em) => {
-    // the row lock serialises two concurrent rotations of the same token: only one can win
+    // the row lock serialises concurrent rotations of the same token: one rotates, the rest see it used
     const row = await em.findOne(RefreshToken, { tokenHash }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (!row) return { kind: 'invalid' as const };
+    if (row.usedAt && !row.revokedAt && now.getTime() - row.usedAt.getTime() < deps.tokens.refreshGraceMs) {
+      const successor = deps.tokens.successorOf(refreshToken);
+      const next = await em.findOne(RefreshToken, { tokenHash: successor.hash, familyId: row.familyId });
+      const user = await em.findOne(User, { id: row.userId });
+      if (!next || next.usedAt || next.revokedAt || next.expiresAt <= now || !user) return { kind: 'invalid' as const };
+      return {
+        kind: 'ok' as const,
+        session: await sessionWith(deps, user, { token: successor.token, expiresAt: next.expiresAt }),
+      };
+    }
     if (row.usedAt || row.revokedAt) {
       await revokeFamily(em, row.familyId, now);
       return { kind: 'reused' as const };
@@ -104,7 +140,10 @@ export async function refreshSession(deps: AuthDeps, refreshToken: string): Prom
     row.usedAt = now;
     const user = await em.findOne(User, { id: row.userId });
     if (!user) return { kind: 'invalid' as const };
-    return { kind: 'ok' as const, session: await issueSession({ ...deps, em }, user, row.familyId) };
+    return {
+      kind: 'ok' as const,
+      session: await issueSession({ ...deps, em }, user, row.familyId, deps.tokens.successorOf(refreshToken)),
+    };
   });
   if (outcome.kind !== 'ok') throw invalidRefresh();
   return outcome.session;

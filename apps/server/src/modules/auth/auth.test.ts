@@ -213,20 +213,23 @@ describe('refresh tokens', () => {
     expect(first.body.refreshToken).not.toBe(user.refreshToken);
     expect((await server.http('GET', '/api/auth/me', { token: first.body.accessToken })).status).toBe(200);
 
+    // past the grace window (auth.hardening.test.ts covers the window itself)
+    await server.sql("UPDATE refresh_tokens SET used_at = used_at - interval '1 minute' WHERE user_id = ?", [user.id]);
     const replay = await server.http('POST', '/api/auth/refresh', { body: { refreshToken: user.refreshToken } });
     expect(replay.status).toBe(401);
     const newer = await server.http('POST', '/api/auth/refresh', { body: { refreshToken: first.body.refreshToken } });
     expect(newer.status).toBe(401);
   });
 
-  it('two concurrent rotations of one token: exactly one wins', async () => {
+  it('concurrent rotations of one token: one rotation, every caller gets its successor', async () => {
     const user = await signUp(server);
     const results = await Promise.all(
       Array.from({ length: 5 }, () =>
         server.http('POST', '/api/auth/refresh', { body: { refreshToken: user.refreshToken } }),
       ),
     );
-    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+    expect(results.filter((r) => r.status === 200)).toHaveLength(5);
+    expect(new Set(results.map((r) => r.body.refreshToken)).size).toBe(1);
   });
 
   it('logout revokes the family; refresh afterwards is 401', async () => {
@@ -291,7 +294,7 @@ describe('rate limits', () => {
   let limited: TestServer;
   beforeAll(async () => {
     limited = await startTestServer({
-      env: { RATE_LIMIT_AUTH_PER_MINUTE: '20', RATE_LIMIT_AUTH_PER_ACCOUNT_PER_MINUTE: '10' },
+      env: { RATE_LIMIT_AUTH_PER_MINUTE: '20', RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT_IP: '10' },
     });
   });
   afterAll(() => limited?.close());
@@ -319,5 +322,98 @@ describe('rate limits', () => {
     }
     // the IP budget (20/min) was partly spent by the login test above
     expect(statuses).toContain(429);
+  });
+});
+
+describe('sign-in limits that cannot lock the owner out', () => {
+  let proxied: TestServer;
+  beforeAll(async () => {
+    proxied = await startTestServer({
+      env: {
+        TRUST_PROXY: 'true',
+        // the all-attempts limit off, so what is seen here is the failure limits alone
+        RATE_LIMIT_AUTH_PER_MINUTE: '0',
+        RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT_IP: '10',
+        RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY: '40',
+      },
+    });
+  });
+  afterAll(() => proxied?.close());
+
+  const loginFrom = (ip: string, email: string, pw: string) =>
+    proxied.http('POST', '/api/auth/login', { body: { email, password: pw }, headers: { 'x-forwarded-for': ip } });
+
+  it("an attacker's 30 failures on the victim's account stop the attacker, not the victim", async () => {
+    const victim = await signUp(proxied, 'victim');
+    const attacker = '198.51.100.7';
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) statuses.push((await loginFrom(attacker, victim.email, `guess-${i}-password`)).status);
+    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));
+    expect(statuses.slice(10)).toEqual(Array(20).fill(429));
+
+    const fromVictim = await loginFrom('203.0.113.20', victim.email, victim.password);
+    expect(fromVictim.status).toBe(200);
+    expect(fromVictim.body.user.id).toBe(victim.id);
+
+    // the victim's success clears nothing for the attacker, whose guesses stay refused, right or wrong
+    const again = await loginFrom(attacker, victim.email, 'guess-again-password');
+    expect(again.status).toBe(429);
+    expect(again.body.error.code).toBe('RATE_LIMITED');
+    expect(Number(again.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await loginFrom(attacker, victim.email, victim.password)).status).toBe(429);
+  });
+
+  it('a success resets the failures for that account from that address', async () => {
+    const user = await signUp(proxied);
+    const ip = '198.51.100.8';
+    for (let i = 0; i < 9; i++) expect((await loginFrom(ip, user.email, `typo-${i}-password`)).status).toBe(401);
+    expect((await loginFrom(ip, user.email, user.password)).status).toBe(200);
+    const after: number[] = [];
+    for (let i = 0; i < 11; i++) after.push((await loginFrom(ip, user.email, `typo-${i}-password`)).status);
+    expect(after).toEqual([...Array(10).fill(401), 429]);
+  });
+
+  it('counts unknown accounts like wrong passwords', async () => {
+    const ip = '198.51.100.9';
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++)
+      statuses.push((await loginFrom(ip, 'nobody@example.test', `guess-${i}-password`)).status);
+    expect(statuses).toEqual([...Array(10).fill(401), 429]);
+  });
+
+  it('caps failures per address across accounts', async () => {
+    const ip = '198.51.100.10';
+    const statuses: number[] = [];
+    for (let i = 0; i < 41; i++)
+      statuses.push((await loginFrom(ip, `sprayed-${i}@example.test`, 'password-from-a-list')).status);
+    expect(statuses).toEqual([...Array(40).fill(401), 429]);
+    // another address is unaffected
+    expect((await loginFrom('198.51.100.11', 'sprayed-0@example.test', 'password-from-a-list')).status).toBe(401);
+  });
+});
+
+describe('rate limits across instances', () => {
+  let first: TestServer;
+  let second: TestServer;
+  beforeAll(async () => {
+    first = await startTestServer({ env: { RATE_LIMIT_AUTH_PER_MINUTE: '20' } });
+    second = await startTestServer({ env: { RATE_LIMIT_AUTH_PER_MINUTE: '20' }, shareDatabaseOf: first });
+  });
+  afterAll(async () => {
+    await second?.close();
+    await first?.close();
+  });
+
+  it('21 failed sign-ins from one address spread over two instances: the 21st is refused', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 21; i++) {
+      const instance = i % 2 === 0 ? first : second;
+      // a different account each time: the per-IP limit is what is under test
+      const res = await instance.http('POST', '/api/auth/login', {
+        body: { email: `spread-${i}@example.test`, password: 'not-the-password' },
+      });
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([...Array(20).fill(401), 429]);
   });
 });

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { type Algorithm, hash, verify } from '@node-rs/argon2';
 
 // OWASP password storage cheat sheet minimum for argon2id: m=19 MiB, t=2, p=1.
@@ -20,4 +22,20 @@ let decoyHash: Promise<string> | undefined;
 export async function burnPasswordCheck(password: string): Promise<void> {
   decoyHash ??= hashPassword('decoy-password-never-matches');
   await verifyPassword(await decoyHash, password);
+}
+
+let commonPasswords: Set<string> | undefined;
+/** The bundled list, read once on first use (comment lines start with `#`). */
+function loadCommonPasswords(): Set<string> {
+  commonPasswords ??= new Set(
+    readFileSync(path.join(import.meta.dirname, 'common-passwords.txt'), 'utf8')
+      .split('\n')
+      .filter((line) => line && !line.startsWith('#')),
+  );
+  return commonPasswords;
+}
+
+/** True for a password on the bundled list of the most used ones (case does not matter). */
+export function isCommonPassword(password: string): boolean {
+  return loadCommonPasswords().has(password.toLowerCase());
 }

@@ -15,8 +15,12 @@ export type TokenServiceOptions = {
   refreshKey: string;
   accessTtlMinutes: number;
   refreshTtlDays: number;
+  /** How long after a rotation the rotated token still gets the same successor (parallel refreshes). */
+  refreshGraceSeconds?: number;
   clock: Clock;
 };
+
+export type RefreshTokenIssue = { token: string; hash: string; expiresAt: Date };
 
 /** Signs and verifies access tokens (JWT) and mints opaque refresh tokens stored only as keyed hashes. */
 export class TokenService {
@@ -65,8 +69,25 @@ export class TokenService {
     }
   }
 
-  newRefreshToken(): { token: string; hash: string; expiresAt: Date } {
+  get refreshGraceMs(): number {
+    return (this.opts.refreshGraceSeconds ?? 10) * 1000;
+  }
+
+  newRefreshToken(): RefreshTokenIssue {
     const token = `rt_${randomBytes(32).toString('base64url')}`;
+    const expiresAt = new Date(this.opts.clock.now().getTime() + this.opts.refreshTtlDays * 86_400_000);
+    return { token, hash: this.hashRefreshToken(token), expiresAt };
+  }
+
+  /**
+   * The token that replaces `previous` when it rotates. Derived from it under a server key rather
+   * than drawn at random, so a second rotation of the same token moments later (a client's
+   * parallel requests, a retry after a lost answer) can be answered with the same successor
+   * without storing any token in the clear. Unguessable without the key, like a random one.
+   */
+  successorOf(previous: string): RefreshTokenIssue {
+    const key = createHmac('sha256', this.opts.refreshKey).update('boxoffice:refresh-successor').digest();
+    const token = `rt_${createHmac('sha256', key).update(previous).digest('base64url')}`;
     const expiresAt = new Date(this.opts.clock.now().getTime() + this.opts.refreshTtlDays * 86_400_000);
     return { token, hash: this.hashRefreshToken(token), expiresAt };
   }

@@ -6,15 +6,14 @@ import {
   ListBookingsInputSchema,
   ListMyBookingsInputSchema,
 } from '@boxoffice/contracts';
-import { startCheckout } from '../../payments/checkout.service.ts';
 import type { Context } from '../../trpc/context.ts';
 import { adminProcedure, protectedProcedure, router } from '../../trpc/init.ts';
-import { cancelBooking, createBooking, getBooking, listBookings } from './bookings.service.ts';
+import { type BookingDeps, cancelBooking, createBooking, getBooking, listBookings } from './bookings.service.ts';
 
 const tags = ['bookings'];
 
-function bookingDeps(ctx: Context) {
-  return { em: ctx.em, clock: ctx.deps.clock, holdTtlMinutes: ctx.deps.config.HOLD_TTL_MINUTES };
+function bookingDeps(ctx: Context): BookingDeps {
+  return { ...ctx.deps.bookings, em: ctx.em };
 }
 
 export const bookingsRouter = router({
@@ -40,19 +39,13 @@ export const bookingsRouter = router({
         summary: 'Hold tickets and start the payment',
         description:
           'Body `{ "quantity": N }`, or `?ticket_quantity=N` as the earlier service took it. ' +
-          'Send an `Idempotency-Key` header to make retries safe.',
+          'Send an `Idempotency-Key` header to make retries safe. A free event (price 0) is confirmed at once, ' +
+          'with no payment step.',
       },
     })
     .input(CreateBookingInputSchema)
     .output(BookingSchema)
-    .mutation(({ ctx, input }) =>
-      createBooking(
-        { ...bookingDeps(ctx), startPayment: (booking) => startCheckout(ctx.deps.checkout, ctx.em, booking) },
-        ctx.user,
-        input,
-        ctx.idempotencyKey,
-      ),
-    ),
+    .mutation(({ ctx, input }) => createBooking(bookingDeps(ctx), ctx.user, input, ctx.idempotencyKey)),
 
   get: protectedProcedure
     .meta({

@@ -3,126 +3,76 @@ import {
   type BookingPage,
   type CreateBookingInput,
   DomainError,
+  EVENT_TICKET_LIMIT_MAX,
   IdempotencyKeySchema,
   type ListBookingsInput,
 } from '@boxoffice/contracts';
 import { Booking, type EntityManager } from '@boxoffice/db';
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { z } from 'zod';
 import type { Clock } from '../../lib/clock.ts';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.ts';
 import { withIdempotency } from '../../lib/idempotency.ts';
 import type { AuthUser } from '../auth/tokens.ts';
-import { placeHold, readEventTerms, releaseHold, releaseLapsedHolds, ticketsOwned } from './holds.ts';
+import { releaseHold, releaseLapsedHolds, takeTickets } from '../inventory/ledger.ts';
+import { refusalError, type SaleReason } from '../inventory/sale-rule.ts';
+import { toBookingDto } from './booking-dto.ts';
 
-export type BookingDeps = {
-  em: EntityManager;
-  clock: Clock;
-  holdTtlMinutes: number;
+/**
+ * How a fresh hold gets paid for: implemented by payments and injected at the composition root, so
+ * bookings never imports payments. Returns where the buyer approves the payment; throws a
+ * DomainError (and releases the hold) when the payment cannot be started.
+ */
+export type PaymentPort = {
+  startPayment(em: EntityManager, booking: Booking): Promise<string>;
 };
 
-export function toBookingDto(booking: Booking): BookingDto {
-  const iso = (date: Date | null | undefined) => (date ? new Date(date).toISOString() : null);
-  return {
-    id: booking.id,
-    eventId: booking.eventId,
-    userId: booking.userId,
-    quantity: booking.quantity,
-    unitPriceMinor: booking.unitPriceMinor,
-    totalMinor: booking.totalMinor,
-    currency: booking.currency.trim(),
-    status: booking.status,
-    holdExpiresAt: new Date(booking.holdExpiresAt).toISOString(),
-    createdAt: new Date(booking.createdAt).toISOString(),
-    confirmedAt: iso(booking.confirmedAt),
-    cancelledAt: iso(booking.cancelledAt),
-    expiredAt: iso(booking.expiredAt),
-    refundedAt: iso(booking.refundedAt),
-    paymentUrl: booking.status === 'HELD' ? (booking.paymentUrl ?? null) : null,
-  };
-}
+/** What became of a booking request, for the hold outcome counters. */
+export type HoldOutcome = 'held' | 'confirmed' | SaleReason;
 
-const MAX_QUANTITY = 1000;
+/** The long-lived part of the bookings service's dependencies, built once at the composition root. */
+export type BookingsConfig = {
+  clock: Clock;
+  holdTtlMinutes: number;
+  payments: PaymentPort | null;
+  onHoldOutcome?: (outcome: HoldOutcome) => void;
+};
 
-/** Rule 1: a whole number of tickets, at least one. */
+export type BookingDeps = BookingsConfig & { em: EntityManager };
+
+/** Rule 1: a whole number of tickets, at least one (and never more than any event's per-order limit). */
 function checkQuantity(quantity: number): void {
-  if (!Number.isInteger(quantity) || quantity < 1 || quantity > MAX_QUANTITY)
+  if (!Number.isInteger(quantity) || quantity < 1 || quantity > EVENT_TICKET_LIMIT_MAX)
     throw new DomainError('INVALID_QUANTITY', 'Quantity must be a whole number of at least 1', {
       field: 'quantity',
       min: 1,
     });
 }
 
-/** Works out which booking rule an event fails, in the order DESIGN.md gives them. */
-async function explainRefusal(em: EntityManager, userId: string, eventId: string, quantity: number, now: Date) {
-  const event = await readEventTerms(em, eventId);
-  if (!event) return new DomainError('EVENT_NOT_FOUND', 'No such event', { field: 'eventId' });
-  if (event.status !== 'published')
-    return new DomainError('EVENT_NOT_ON_SALE', `Tickets for this event are not on sale (${event.status})`);
-  if (new Date(event.startsAt) <= now) return new DomainError('EVENT_PAST', 'This event has already started');
-  if (quantity > event.maxPerOrder)
-    return new DomainError('LIMIT_EXCEEDED', `At most ${event.maxPerOrder} tickets per order`, {
-      limit: 'per_order',
-      max: event.maxPerOrder,
-    });
-  const open = await em.execute("SELECT 1 FROM bookings WHERE user_id = ? AND status = 'HELD'", [userId]);
-  if (open.length > 0)
-    return new DomainError('HOLD_ALREADY_OPEN', 'You already have tickets on hold: pay for or cancel them first');
-  if (quantity > event.available)
-    return new DomainError('SOLD_OUT', event.available === 0 ? 'Sold out' : `Only ${event.available} left`, {
-      available: event.available,
-    });
-  const owned = await ticketsOwned(em, userId, eventId);
-  if (owned + quantity > event.maxPerUser)
-    return new DomainError('LIMIT_EXCEEDED', `At most ${event.maxPerUser} tickets per person for this event`, {
-      limit: 'per_user',
-      max: event.maxPerUser,
-      owned,
-    });
-  return null;
-}
-
-async function holdTickets(deps: BookingDeps, actor: AuthUser, eventId: string, quantity: number): Promise<Booking> {
+/** Takes the tickets through the ledger: a hold for a paid event, a confirmed booking for a free one. */
+async function takeTicketsFor(deps: BookingDeps, actor: AuthUser, eventId: string, quantity: number) {
   const now = deps.clock.now();
-  const holdExpiresAt = new Date(now.getTime() + deps.holdTtlMinutes * 60_000);
-  // the buyer's own lapsed hold must not count as their one open hold
-  await releaseLapsedHolds(deps.em, { userId: actor.id }, now);
-
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const booking = await deps.em.transactional((tx) =>
-        placeHold(tx, { userId: actor.id, eventId, quantity, now, holdExpiresAt }),
-      );
-      if (booking) return booking;
-    } catch (error) {
-      // the partial unique index allows one HELD booking per user, whatever raced
-      if (error instanceof UniqueConstraintViolationException)
-        throw new DomainError('HOLD_ALREADY_OPEN', 'You already have tickets on hold: pay for or cancel them first');
-      // over the per-user limit (rolled back): an earlier rule, such as an open hold, may explain it first
-      if (error instanceof DomainError && error.code === 'LIMIT_EXCEEDED')
-        throw (await explainRefusal(deps.em, actor.id, eventId, quantity, now)) ?? error;
-      throw error;
-    }
-    // the conditional update refused: find out which rule failed, first in DESIGN.md's order
-    const refusal = await explainRefusal(deps.em, actor.id, eventId, quantity, now);
-    if (refusal?.code === 'SOLD_OUT' && attempt === 0) {
-      // sold out only because of holds that already lapsed? release them and try once more
-      if ((await releaseLapsedHolds(deps.em, { eventId }, now)) > 0) continue;
-    }
-    if (refusal) throw refusal;
+  const result = await takeTickets(deps.em, {
+    userId: actor.id,
+    eventId,
+    quantity,
+    now,
+    holdExpiresAt: new Date(now.getTime() + deps.holdTtlMinutes * 60_000),
+  });
+  if (!result.ok) {
+    deps.onHoldOutcome?.(result.refusal.reason);
+    throw refusalError(result.refusal);
   }
-  throw new DomainError('SOLD_OUT', 'Sold out', { available: 0 });
+  deps.onHoldOutcome?.(result.booking.status === 'HELD' ? 'held' : 'confirmed');
+  return result.booking;
 }
-
-/** Starts the payment for a fresh hold and returns where the buyer approves it. */
-export type PaymentStarter = (booking: Booking) => Promise<string>;
 
 /**
- * Holds tickets for the buyer (DESIGN.md's booking rules, in order) and starts the payment.
- * With an idempotency key, a retry returns the first response instead of a second booking.
+ * Books tickets for the buyer (the sale rule's checks, in order) and starts the payment for a
+ * hold; a free event's booking is confirmed at once. With an idempotency key, a retry returns the
+ * first response instead of a second booking.
  */
 export async function createBooking(
-  deps: BookingDeps & { startPayment?: PaymentStarter },
+  deps: BookingDeps,
   actor: AuthUser,
   input: CreateBookingInput,
   headerKey: string | null,
@@ -130,8 +80,9 @@ export async function createBooking(
   const quantity = input.quantity ?? 1;
   checkQuantity(quantity);
   const run = async () => {
-    const booking = await holdTickets(deps, actor, input.eventId, quantity);
-    if (deps.startPayment) booking.paymentUrl = await deps.startPayment(booking);
+    const booking = await takeTicketsFor(deps, actor, input.eventId, quantity);
+    if (booking.status === 'HELD' && deps.payments)
+      booking.paymentUrl = await deps.payments.startPayment(deps.em, booking);
     return toBookingDto(booking);
   };
   const key = input.idempotencyKey ?? (headerKey === null ? undefined : checkHeaderKey(headerKey));
@@ -182,7 +133,7 @@ export async function cancelBooking(deps: BookingDeps, actor: AuthUser, bookingI
     throw new DomainError('BOOKING_NOT_FOUND', 'No such booking', { field: 'bookingId' });
   const now = deps.clock.now();
   await releaseLapsedHolds(deps.em, { userId: actor.id }, now);
-  const released = await deps.em.transactional((tx) => releaseHold(tx, bookingId, 'CANCELLED', now));
+  const released = await releaseHold(deps.em, bookingId, 'CANCELLED', now);
   await deps.em.refresh(booking);
   if (!released)
     throw new DomainError(

@@ -151,6 +151,52 @@ describe('booking rules, each with its own code', () => {
   });
 });
 
+describe('free events (price 0): confirmed at once, no payment, the same rules', () => {
+  it('books and confirms without PayPal: available → sold, no payment link, no PayPal order', async () => {
+    const eventId = await seedEvent(server, { capacity: 10, priceMinor: 0 });
+    const [buyer] = await makeBuyers(server, 1);
+    const res = await book(buyer!.token, eventId, { quantity: 2 });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'CONFIRMED', quantity: 2, totalMinor: 0, paymentUrl: null });
+    expect(res.body.confirmedAt).not.toBeNull();
+    const [row] = await server.sql('SELECT paypal_order_id, payment_url FROM bookings WHERE id = ?', [res.body.id]);
+    expect(row).toEqual({ paypal_order_id: null, payment_url: null });
+    expect(await expectBalanced(server, eventId)).toMatchObject({ available: 8, held: 0, sold: 2 });
+    // nothing is left open: the buyer can hold tickets for a paid event right away
+    const paid = await seedEvent(server, { capacity: 10 });
+    expect((await book(buyer!.token, paid, { quantity: 1 })).body.status).toBe('HELD');
+  });
+
+  it('keeps the per-order and per-user limits and sells out like a paid event', async () => {
+    const eventId = await seedEvent(server, { capacity: 4, priceMinor: 0, maxPerOrder: 2, maxPerUser: 3 });
+    const [a, b] = await makeBuyers(server, 2);
+    const perOrder = await book(a!.token, eventId, { quantity: 3 });
+    expect(perOrder.status).toBe(409);
+    expect(perOrder.body.error).toMatchObject({ code: 'LIMIT_EXCEEDED', details: { limit: 'per_order', max: 2 } });
+    expect((await book(a!.token, eventId, { quantity: 2 })).status).toBe(200);
+    const perUser = await book(a!.token, eventId, { quantity: 2 });
+    expect(perUser.body.error).toMatchObject({ code: 'LIMIT_EXCEEDED', details: { limit: 'per_user', owned: 2 } });
+    expect((await book(b!.token, eventId, { quantity: 2 })).status).toBe(200);
+    const soldOut = await book(a!.token, eventId, { quantity: 1 });
+    expect(soldOut.status).toBe(409);
+    expect(soldOut.body.error.code).toBe('SOLD_OUT');
+    expect(await expectBalanced(server, eventId)).toMatchObject({ available: 0, held: 0, sold: 4 });
+  });
+
+  it('a confirmed free booking is not cancellable as a hold, and a retry with the same key is the same booking', async () => {
+    const eventId = await seedEvent(server, { capacity: 5, priceMinor: 0 });
+    const [buyer] = await makeBuyers(server, 1);
+    const key = { 'Idempotency-Key': `free-${randomUUID()}` };
+    const first = await book(buyer!.token, eventId, { quantity: 1 }, key);
+    const again = await book(buyer!.token, eventId, { quantity: 1 }, key);
+    expect(again.body.id).toBe(first.body.id);
+    const cancel = await server.http('POST', `/api/bookings/${first.body.id}/cancel`, { token: buyer!.token });
+    expect(cancel.status).toBe(409);
+    expect(cancel.body.error.code).toBe('BOOKING_NOT_CANCELLABLE');
+    expect(await expectBalanced(server, eventId)).toMatchObject({ available: 4, sold: 1 });
+  });
+});
+
 describe('reading and cancelling', () => {
   it("another user's booking is 404 for get and cancel, and nothing changes", async () => {
     const eventId = await seedEvent(server, { capacity: 5 });

@@ -16,8 +16,9 @@ import { type EntityManager, Event } from '@boxoffice/db';
 import { LockMode } from '@mikro-orm/core';
 import { z } from 'zod';
 import type { Clock } from '../../lib/clock.ts';
+import { decodeCursor, encodeCursor } from '../../lib/cursor.ts';
 import type { AuthUser } from '../auth/tokens.ts';
-import { releaseLapsedHolds, scheduleReconcile } from '../bookings/holds.ts';
+import { openingInventory, releaseEventHolds, resizeInventory } from '../inventory/ledger.ts';
 import { addressKey, geocodeCached } from './geocode-cache.ts';
 import type { Geocoder } from './geocoder.ts';
 
@@ -39,36 +40,6 @@ type Location = {
 };
 
 const iso = (value: Date | string) => new Date(value).toISOString();
-
-export function toEventDto(event: Event): EventDto {
-  return {
-    id: event.id,
-    title: event.title,
-    description: event.description,
-    venueName: event.venueName,
-    address: event.address,
-    formattedAddress: event.formattedAddress ?? null,
-    latitude: event.latitude ?? null,
-    longitude: event.longitude ?? null,
-    placeId: event.placeId ?? null,
-    startsAt: iso(event.startsAt),
-    endsAt: event.endsAt ? iso(event.endsAt) : null,
-    timezone: event.timezone,
-    priceMinor: event.priceMinor,
-    currency: event.currency,
-    capacity: event.capacity,
-    available: event.available,
-    held: event.held,
-    sold: event.sold,
-    maxPerOrder: event.maxPerOrder,
-    maxPerUser: event.maxPerUser,
-    status: event.status,
-    version: event.version,
-    createdAt: iso(event.createdAt),
-    updatedAt: iso(event.updatedAt),
-    distanceKm: null,
-  };
-}
 
 /**
  * Coordinates for an address: explicit ones win (and cost nothing); otherwise the geocoder, when
@@ -112,22 +83,17 @@ export async function createEvent(deps: EventsDeps, actor: AuthUser, input: Crea
     timezone: input.timezone,
     priceMinor: input.priceMinor,
     currency: input.currency,
-    capacity: input.capacity,
-    available: input.capacity,
-    held: 0,
-    sold: 0,
+    ...openingInventory(input.capacity),
     maxPerOrder: input.maxPerOrder,
     maxPerUser: input.maxPerUser,
     status: input.status,
     createdBy: actor.id,
   });
   await deps.em.flush();
-  return toEventDto(event);
+  return readEvent(deps.em, event.id, deps.clock.now()) as Promise<EventDto>;
 }
 
 export async function updateEvent(deps: EventsDeps, input: UpdateEventInput): Promise<EventDto> {
-  // a capacity check must not count holds that already lapsed (released before the row lock: lock order)
-  if (input.capacity !== undefined) await releaseLapsedHolds(deps.em, { eventId: input.eventId }, deps.clock.now());
   const before = await deps.em.fork().findOne(Event, { id: input.eventId });
   if (!before) throw eventNotFound();
   if (before.status === 'cancelled') throw eventNotEditable();
@@ -168,21 +134,6 @@ export async function updateEvent(deps: EventsDeps, input: UpdateEventInput): Pr
     if (input.maxPerOrder !== undefined) event.maxPerOrder = input.maxPerOrder;
     if (input.maxPerUser !== undefined) event.maxPerUser = input.maxPerUser;
     if (input.status !== undefined) event.status = input.status;
-    if (input.capacity !== undefined) {
-      const reserved = event.held + event.sold;
-      if (input.capacity < reserved)
-        throw new DomainError(
-          'CAPACITY_BELOW_RESERVED',
-          `Capacity cannot go below the ${reserved} tickets held or sold`,
-          {
-            field: 'capacity',
-            held: event.held,
-            sold: event.sold,
-          },
-        );
-      event.capacity = input.capacity;
-      event.available = input.capacity - reserved;
-    }
 
     const issues = eventFieldIssues({
       startsAt: iso(event.startsAt),
@@ -202,7 +153,16 @@ export async function updateEvent(deps: EventsDeps, input: UpdateEventInput): Pr
       });
     }
     await em.flush();
-    return toEventDto(event);
+    if (input.capacity !== undefined) {
+      const resized = await resizeInventory(em, event.id, input.capacity, now);
+      if (!resized.ok)
+        throw new DomainError(
+          'CAPACITY_BELOW_RESERVED',
+          `Capacity cannot go below the ${resized.held + resized.sold} tickets held or sold`,
+          { field: 'capacity', held: resized.held, sold: resized.sold },
+        );
+    }
+    return readEvent(em, event.id, now) as Promise<EventDto>;
   });
 }
 
@@ -216,20 +176,13 @@ export async function cancelEvent(deps: Pick<EventsDeps, 'em' | 'clock'>, eventI
     // bookings take the same row lock to move tickets, so none can be held between these statements
     const event = await em.findOne(Event, { id: eventId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (!event) throw eventNotFound();
-    if (event.status === 'cancelled') return toEventDto(event);
-    const released = await em.execute<{ id: string; quantity: number; paypal_order_id: string | null }[]>(
-      `UPDATE bookings SET status = 'CANCELLED', cancelled_at = ?, updated_at = ?
-       WHERE event_id = ? AND status = 'HELD' RETURNING id, quantity, paypal_order_id`,
-      [now, now, eventId],
-    );
-    // a buyer may be paying right now: their money is refunded by the reconcile job
-    for (const row of released) if (row.paypal_order_id) await scheduleReconcile(em, row.id, now);
-    const tickets = released.reduce((sum, row) => sum + Number(row.quantity), 0);
-    event.status = 'cancelled';
-    event.held -= tickets;
-    event.available += tickets;
-    await em.flush();
-    return toEventDto(event);
+    if (event.status !== 'cancelled') {
+      // a buyer may be paying right now: the ledger schedules a reconcile job that refunds them
+      await releaseEventHolds(em, eventId, now);
+      event.status = 'cancelled';
+      await em.flush();
+    }
+    return readEvent(em, eventId, now) as Promise<EventDto>;
   });
 }
 
@@ -238,12 +191,10 @@ export async function getEvent(
   viewer: Viewer,
   eventId: string,
 ): Promise<EventDto> {
-  // counts shown to buyers never include holds that lapsed before their expiry job ran
-  await releaseLapsedHolds(em, { eventId }, clock.now());
-  const event = await em.findOne(Event, { id: eventId });
+  const event = await readEvent(em, eventId, clock.now());
   // drafts do not exist for the public
   if (!event || (event.status === 'draft' && !isAdmin(viewer))) throw eventNotFound();
-  return toEventDto(event);
+  return event;
 }
 
 export async function getAvailability(
@@ -271,30 +222,9 @@ const CursorKeySchemas = {
   distance: z.number().min(0),
 } satisfies Record<EventSort, z.ZodType>;
 
-type Cursor = { sort: EventSort; key: string | number; id: string };
-
-export function encodeCursor(cursor: Cursor): string {
-  return Buffer.from(JSON.stringify({ s: cursor.sort, k: cursor.key, id: cursor.id })).toString('base64url');
-}
-
-const invalidCursor = () => new DomainError('INVALID_CURSOR', 'The cursor is invalid; start again without it');
-
-export function decodeCursor(raw: string, sort: EventSort): Cursor {
-  if (!/^[A-Za-z0-9_-]+$/.test(raw)) throw invalidCursor();
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
-  } catch {
-    throw invalidCursor();
-  }
-  // a cursor belongs to one sort order; reusing it with another would skip or repeat rows
-  const parsed = z
-    .object({ s: z.literal(sort), k: CursorKeySchemas[sort], id: z.uuid() })
-    .strict()
-    .safeParse(value);
-  if (!parsed.success) throw invalidCursor();
-  return { sort, key: parsed.data.k, id: parsed.data.id };
-}
+/** A cursor belongs to one sort order; reusing it with another would skip or repeat rows. */
+const cursorSchema = (sort: EventSort) =>
+  z.strictObject({ s: z.literal(sort), k: CursorKeySchemas[sort], id: z.uuid() });
 
 type EventRow = {
   id: string;
@@ -358,6 +288,29 @@ function rowToDto(row: EventRow): EventDto {
   };
 }
 
+const EVENT_COLUMNS = `id, title, description, venue_name, address, formatted_address, latitude, longitude, place_id,
+  starts_at, ends_at, timezone, price_minor, currency, capacity, available, held, sold,
+  max_per_order, max_per_user, status, version, created_at, updated_at`;
+
+/** A hold past its expiry is not live even before its job ran, so its tickets count as available. */
+const lapsedTickets = (now: Date): Fragment =>
+  fragment(
+    `(SELECT coalesce(sum(b.quantity), 0)::int FROM bookings b
+       WHERE b.event_id = events.id AND b.status = 'HELD' AND b.hold_expires_at <= ?)`,
+    now,
+  );
+
+/** One event as the API shows it, read without writing anything (lapsed holds count as available). */
+async function readEvent(em: EntityManager, eventId: string, now: Date): Promise<EventDto | null> {
+  const lapsed = lapsedTickets(now);
+  const [row] = await em.execute<EventRow[]>(
+    `SELECT ${EVENT_COLUMNS}, ${lapsed.text} AS lapsed, NULL::float8 AS distance_m, NULL AS sort_key
+       FROM events WHERE id = ?`,
+    [...lapsed.params, eventId],
+  );
+  return row ? rowToDto(row) : null;
+}
+
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, (char) => `\\${char}`);
 
 /** A piece of SQL with its `?` parameters, so pieces compose without counting placeholders. */
@@ -375,7 +328,7 @@ export async function listEvents(
 ): Promise<EventPage> {
   if (input.status !== 'published' && !isAdmin(viewer))
     throw new DomainError('FORBIDDEN', 'Only admins may list draft or cancelled events', { field: 'status' });
-  const cursor = input.cursor ? decodeCursor(input.cursor, input.sort) : undefined;
+  const cursor = input.cursor ? decodeCursor(input.cursor, cursorSchema(input.sort)) : undefined;
 
   let distance = fragment('NULL::float8');
   let chord = fragment('NULL::float8');
@@ -404,13 +357,8 @@ export async function listEvents(
   if (input.minPrice !== undefined) where.push(fragment('price_minor >= ?', input.minPrice));
   if (input.maxPrice !== undefined) where.push(fragment('price_minor <= ?', input.maxPrice));
   if (input.currency) where.push(fragment('currency = ?', input.currency));
-  // a hold past its expiry is not live even before its job ran, so its tickets count as available
   const now = deps.clock.now();
-  const lapsed = fragment(
-    `(SELECT coalesce(sum(b.quantity), 0)::int FROM bookings b
-       WHERE b.event_id = events.id AND b.status = 'HELD' AND b.hold_expires_at <= ?)`,
-    now,
-  );
+  const lapsed = lapsedTickets(now);
   if (input.hasTickets !== undefined)
     where.push(
       fragment(input.hasTickets ? `(available > 0 OR ${lapsed.text} > 0)` : `available + ${lapsed.text} = 0`, now),
@@ -424,15 +372,12 @@ export async function listEvents(
       : sortKey;
   if (cursor) {
     const cast = { startsAt: 'timestamptz', price: 'integer', distance: 'float8' }[input.sort];
-    where.push(fragment(`(${sortKey.text}, id) > (?::${cast}, ?::uuid)`, ...sortKey.params, cursor.key, cursor.id));
+    where.push(fragment(`(${sortKey.text}, id) > (?::${cast}, ?::uuid)`, ...sortKey.params, cursor.k, cursor.id));
   }
 
   const query = (em: EntityManager) =>
     em.execute<EventRow[]>(
-      `SELECT id, title, description, venue_name, address, formatted_address, latitude, longitude, place_id,
-              starts_at, ends_at, timezone, price_minor, currency, capacity, available, held, sold,
-              max_per_order, max_per_user, status, version, created_at, updated_at, ${lapsed.text} AS lapsed,
-              ${distance.text} AS distance_m, ${sortKeyOut.text} AS sort_key
+      `SELECT ${EVENT_COLUMNS}, ${lapsed.text} AS lapsed, ${distance.text} AS distance_m, ${sortKeyOut.text} AS sort_key
          FROM events
         WHERE ${where.map((part) => part.text).join(' AND ')}
         ORDER BY ${sortKey.text}, id
@@ -461,6 +406,6 @@ export async function listEvents(
   return {
     items: page.map(rowToDto),
     nextCursor:
-      rows.length > input.limit && last ? encodeCursor({ sort: input.sort, key: last.sort_key, id: last.id }) : null,
+      rows.length > input.limit && last ? encodeCursor({ s: input.sort, k: last.sort_key, id: last.id }) : null,
   };
 }

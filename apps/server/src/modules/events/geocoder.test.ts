@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { DomainError } from '@boxoffice/contracts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FakeGoogleGeocoder, GEOCODE_PATH, startFakeGoogleGeocoder } from '../../test/fake-google-geocoder.ts';
@@ -103,5 +105,30 @@ describe('Google geocoder (real client against the stand-in)', () => {
     expect(
       geocoderFromConfig({ GOOGLE_MAPS_API_KEY: 'k', GOOGLE_MAPS_BASE_URL: fake.endpoint, GEOCODER_TIMEOUT_MS: 300 }),
     ).not.toBeNull();
+  });
+});
+
+describe('a redirecting geocode endpoint', () => {
+  it('is not followed to another host: nothing, and no API key, is fetched there', async () => {
+    // the configured endpoint answers 302 to the stand-in on another port (another origin)
+    const redirector = createServer((req, res) => {
+      const query = new URL(req.url ?? '/', 'http://redirector.invalid').search;
+      res.writeHead(302, { location: `${fake.endpoint}${query}` });
+      res.end();
+    });
+    await new Promise<void>((resolve) => redirector.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = redirector.address() as AddressInfo;
+      const redirected = createGoogleGeocoder({
+        apiKey: 'test-key',
+        baseUrl: `http://127.0.0.1:${port}${GEOCODE_PATH}`,
+        timeoutMs: TIMEOUT_MS,
+      });
+      const error = await failure(redirected.geocode('Alexanderplatz 1, 10178 Berlin'));
+      expect(error).toMatchObject({ code: 'GEOCODER_UNAVAILABLE', details: { reason: 'HTTP_302' } });
+      expect(fake.requests).toHaveLength(0);
+    } finally {
+      await new Promise<void>((resolve) => redirector.close(() => resolve()));
+    }
   });
 });

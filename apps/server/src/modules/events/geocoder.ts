@@ -51,8 +51,11 @@ function failureReason(error: unknown): string {
  * parameter, percent-encoded by the client, so no address can change the host or path called.
  */
 export function createGoogleGeocoder(options: GoogleGeocoderOptions): Geocoder {
-  // no retries: a create request waits at most one timeout, and an admin can simply try again
-  const client = new Client({ config: { timeout: options.timeoutMs, raxConfig: { retry: 0, noResponseRetries: 0 } } });
+  // no retries: a create request waits at most one timeout, and an admin can simply try again;
+  // no redirects: a 3xx could send the request, API key included, to any host it names
+  const client = new Client({
+    config: { timeout: options.timeoutMs, maxRedirects: 0, raxConfig: { retry: 0, noResponseRetries: 0 } },
+  });
   return {
     async geocode(address) {
       let data: unknown;
@@ -61,6 +64,7 @@ export function createGoogleGeocoder(options: GoogleGeocoderOptions): Geocoder {
           params: { address, key: options.apiKey },
           ...(options.baseUrl ? { url: options.baseUrl } : {}),
           timeout: options.timeoutMs,
+          maxRedirects: 0,
         });
         data = response.data;
       } catch (error) {

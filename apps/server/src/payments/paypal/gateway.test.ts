@@ -1,10 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DomainError } from '@boxoffice/contracts';
+import { type ListeningPayPalSimulator, listenPayPalSimulator } from '@boxoffice/paypal-simulator';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ConfigError, loadConfig } from '../../config.ts';
 import { createLogger } from '../../logger.ts';
 import {
   type CreatePayPalOrderInput,
@@ -12,22 +12,18 @@ import {
   PayPalError,
   type PayPalGatewayOptions,
   payPalFailureKind,
-  resolvePayPalSettings,
 } from './gateway.ts';
 import { MoneyFormatError } from './money.ts';
-import {
-  type ListeningPayPalSimulator,
-  listenPayPalSimulator,
-  SIMULATOR_CLIENT_ID,
-  SIMULATOR_CLIENT_SECRET,
-} from './simulator.ts';
 
 let sim: ListeningPayPalSimulator;
 let logLines: string[] = [];
 let bookingCounter = 0;
 
 beforeAll(async () => {
-  sim = await listenPayPalSimulator();
+  sim = await listenPayPalSimulator({
+    faults: true,
+    allowedRedirectPrefixes: ['http://localhost:3000/payments/paypal/'],
+  });
 });
 afterEach(() => {
   sim.controls.reset();
@@ -37,8 +33,7 @@ afterAll(() => sim.close());
 
 function gateway(overrides: Partial<PayPalGatewayOptions> = {}) {
   return createPayPalGateway({
-    clientId: SIMULATOR_CLIENT_ID,
-    clientSecret: SIMULATOR_CLIENT_SECRET,
+    ...sim.credentials,
     environment: 'sandbox',
     baseUrl: sim.baseUrl,
     timeoutMs: 200,
@@ -416,7 +411,8 @@ describe('PayPal gateway against the simulator (real SDK, real sockets)', () => 
     }
     const logged = logLines.join('\n');
     expect(logged).toContain('PayPal');
-    expect(logged).not.toMatch(/A21AA|Bearer|Basic |sim-client-secret/);
+    expect(logged).not.toMatch(/A21AA|Bearer|Basic /);
+    expect(logged).not.toContain(sim.credentials.clientSecret);
   });
 });
 
@@ -455,67 +451,5 @@ describe('PayPal gateway against a misbehaving server', () => {
   ])('turns %s into unavailable', async (_name, call) => {
     const error = await failureOf(call(gateway({ baseUrl })));
     expect(error.kind).toBe('unavailable');
-  });
-});
-
-describe('resolvePayPalSettings', () => {
-  const base = { NODE_ENV: 'test', LOG_LEVEL: 'silent' };
-
-  it('uses real PayPal when both credentials are set', () => {
-    const config = loadConfig({
-      ...base,
-      PAYPAL_CLIENT_ID: 'live-id',
-      PAYPAL_SECRET_KEY: 'live-secret',
-      PAYPAL_ENV: 'live',
-      PAYPAL_TIMEOUT_MS: '4000',
-    });
-    expect(resolvePayPalSettings(config)).toEqual({
-      mode: 'paypal',
-      clientId: 'live-id',
-      clientSecret: 'live-secret',
-      environment: 'live',
-      timeoutMs: 4000,
-      maxRetries: 2,
-    });
-    const overridden = loadConfig({
-      ...base,
-      PAYPAL_CLIENT_ID: 'id',
-      PAYPAL_SECRET_KEY: 'secret',
-      PAYPAL_API_BASE_URL: 'http://paypal.internal:8080',
-    });
-    expect(resolvePayPalSettings(overridden).baseUrl).toBe('http://paypal.internal:8080');
-  });
-
-  it('falls back to the built-in simulator without credentials', () => {
-    const config = loadConfig({ ...base, HOST: 'http://localhost:3000' });
-    expect(resolvePayPalSettings(config)).toMatchObject({
-      mode: 'simulator',
-      clientId: SIMULATOR_CLIENT_ID,
-      clientSecret: SIMULATOR_CLIENT_SECRET,
-      environment: 'sandbox',
-      baseUrl: 'http://localhost:3000/paypal-sim',
-    });
-    expect(resolvePayPalSettings(config, 'http://127.0.0.1:4567/').baseUrl).toBe('http://127.0.0.1:4567/paypal-sim');
-    expect(resolvePayPalSettings(config).warning).toBeUndefined();
-  });
-
-  it('warns when production would run on the simulator', () => {
-    const config = loadConfig({
-      NODE_ENV: 'production',
-      HOST: 'https://tickets.example',
-      JWT_SECRET_KEY: 'x'.repeat(40),
-      JWT_REFRESH_TOKEN_KEY: 'y'.repeat(40),
-      ADMIN_EMAIL: 'admin@tickets.example',
-      ADMIN_USERNAME: 'admin',
-      ADMIN_PASSWORD: 'a-long-admin-password',
-      PAYPAL_SIMULATOR: 'true',
-    });
-    expect(resolvePayPalSettings(config).warning).toMatch(/no money moves/);
-  });
-
-  it('refuses half a set of credentials', () => {
-    const config = loadConfig({ ...base, PAYPAL_CLIENT_ID: 'id-only' });
-    expect(() => resolvePayPalSettings(config)).toThrow(ConfigError);
-    expect(() => resolvePayPalSettings(config)).toThrow(/PAYPAL_SECRET_KEY/);
   });
 });

@@ -12,10 +12,8 @@ import {
 } from '@paypal/paypal-server-sdk';
 import axios, { type AxiosAdapter } from 'axios';
 import { z } from 'zod';
-import { type Config, ConfigError } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
 import { minorToPayPal, payPalToMinor } from './money.ts';
-import { SIMULATOR_CLIENT_ID, SIMULATOR_CLIENT_SECRET, SIMULATOR_MOUNT_PATH } from './simulator.ts';
 
 /**
  * Boxoffice's only door to PayPal Orders v2. It wraps the official SDK with what the SDK lacks:
@@ -161,6 +159,8 @@ export type PayPalGatewayOptions = {
   /** Backoff ceiling (default 2000 ms). */
   maxRetryDelayMs?: number;
   log?: Pick<Logger, 'warn' | 'info'>;
+  /** Told about every round trip to PayPal (retries included): `ok` or the failure kind, and its duration. */
+  observeCall?: (call: { operation: PayPalOperation; result: 'ok' | PayPalErrorKind; seconds: number }) => void;
 };
 
 const DECLINE_ISSUES = new Set([
@@ -378,10 +378,14 @@ export function createPayPalGateway(options: PayPalGatewayOptions): PayPalGatewa
     for (;;) {
       const current = sdk;
       let response: ApiResponse<unknown>;
+      const started = performance.now();
+      const observe = (result: 'ok' | PayPalErrorKind) =>
+        options.observeCall?.({ operation, result, seconds: (performance.now() - started) / 1000 });
       try {
         response = await send(current);
       } catch (error) {
         const failure = classify(operation, error);
+        observe(failure.error.kind);
         if (failure.resetClient) replaceSdk(current);
         if (failure.reauthenticate && !reauthenticated) {
           reauthenticated = true;
@@ -405,6 +409,7 @@ export function createPayPalGateway(options: PayPalGatewayOptions): PayPalGatewa
         throw failure.error;
       }
       const body = parseJson(response.body);
+      observe(body === undefined ? 'unavailable' : 'ok');
       if (body === undefined) throw malformed(operation, 'body');
       return body;
     }
@@ -541,52 +546,5 @@ export function createPayPalGateway(options: PayPalGatewayOptions): PayPalGatewa
         currency: parsed.data.amount.currency_code,
       };
     },
-  };
-}
-
-export type PayPalSettings = PayPalGatewayOptions & {
-  mode: 'paypal' | 'simulator';
-  /** Set when the simulator would run where real money is expected; the caller should log it loudly. */
-  warning?: string;
-};
-
-const DEFAULT_MAX_RETRIES = 2;
-
-/**
- * Gateway options from configuration: real PayPal when PAYPAL_CLIENT_ID and PAYPAL_SECRET_KEY are
- * set (PAYPAL_API_BASE_URL optionally overriding the host), else the built-in simulator.
- * `serverUrl` is where this process reaches its own HTTP server (the simulator is mounted there
- * under /paypal-sim); it defaults to the public URL.
- */
-export function resolvePayPalSettings(config: Config, serverUrl: string = config.publicUrl): PayPalSettings {
-  const { PAYPAL_CLIENT_ID: clientId, PAYPAL_SECRET_KEY: clientSecret } = config;
-  if (Boolean(clientId) !== Boolean(clientSecret)) {
-    throw new ConfigError([
-      clientId
-        ? 'PAYPAL_SECRET_KEY: required when PAYPAL_CLIENT_ID is set'
-        : 'PAYPAL_CLIENT_ID: required when PAYPAL_SECRET_KEY is set',
-    ]);
-  }
-  const common = { timeoutMs: config.PAYPAL_TIMEOUT_MS, maxRetries: DEFAULT_MAX_RETRIES };
-  if (clientId && clientSecret) {
-    return {
-      mode: 'paypal',
-      clientId,
-      clientSecret,
-      environment: config.PAYPAL_ENV,
-      ...(config.PAYPAL_API_BASE_URL ? { baseUrl: config.PAYPAL_API_BASE_URL } : {}),
-      ...common,
-    };
-  }
-  return {
-    mode: 'simulator',
-    clientId: SIMULATOR_CLIENT_ID,
-    clientSecret: SIMULATOR_CLIENT_SECRET,
-    environment: 'sandbox',
-    baseUrl: `${serverUrl.replace(/\/+$/, '')}${SIMULATOR_MOUNT_PATH}`,
-    ...common,
-    ...(config.NODE_ENV === 'production'
-      ? { warning: 'No PayPal credentials: payments go to the built-in simulator and no money moves' }
-      : {}),
   };
 }

@@ -1,5 +1,7 @@
 import { currencyExponent } from '@boxoffice/contracts';
 import type { Booking } from '@boxoffice/db';
+import { html } from 'hono/html';
+import type { HtmlEscapedString } from 'hono/utils/html';
 
 export type PageInput = {
   tone: 'ok' | 'wait' | 'bad';
@@ -10,11 +12,11 @@ export type PageInput = {
   action?: { href: string; label: string };
 };
 
-const escapeHtml = (value: string) =>
-  value.replace(
-    /[&<>"']/g,
-    (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] ?? ch,
-  );
+/** hono/html escapes every interpolated value; with nothing asynchronous inside, its result is a plain string. */
+function text(markup: HtmlEscapedString | Promise<HtmlEscapedString>): string {
+  if (markup instanceof Promise) throw new TypeError('payment page markup must be synchronous');
+  return markup.toString();
+}
 
 export function formatMoney(amountMinor: number, currency: string): string {
   const code = currency.trim();
@@ -29,23 +31,21 @@ const COLORS = { ok: '#137333', wait: '#b06000', bad: '#b3261e' };
 export function renderPaymentPage(page: PageInput): string {
   const b = page.booking;
   const details = b
-    ? `<dl>
-        <dt>Booking reference</dt><dd><code>${escapeHtml(b.id)}</code></dd>
-        ${page.eventTitle ? `<dt>Event</dt><dd>${escapeHtml(page.eventTitle)}</dd>` : ''}
+    ? html`<dl>
+        <dt>Booking reference</dt><dd><code>${b.id}</code></dd>
+        ${page.eventTitle ? html`<dt>Event</dt><dd>${page.eventTitle}</dd>` : ''}
         <dt>Tickets</dt><dd>${b.quantity}</dd>
-        <dt>Total</dt><dd>${escapeHtml(formatMoney(b.totalMinor, b.currency))}</dd>
-        <dt>Status</dt><dd data-testid="booking-status">${escapeHtml(b.status)}</dd>
+        <dt>Total</dt><dd>${formatMoney(b.totalMinor, b.currency)}</dd>
+        <dt>Status</dt><dd data-testid="booking-status">${b.status}</dd>
       </dl>`
     : '';
-  const action = page.action
-    ? `<p><a class="button" href="${escapeHtml(page.action.href)}">${escapeHtml(page.action.label)}</a></p>`
-    : '';
-  return `<!doctype html>
+  const action = page.action ? html`<p><a class="button" href="${page.action.href}">${page.action.label}</a></p>` : '';
+  return text(html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(page.title)} · Boxoffice</title>
+<title>${page.title} · Boxoffice</title>
 <style>
   body { font: 16px/1.5 system-ui, sans-serif; background: #f4f5f7; color: #1f2328; margin: 0; }
   main { max-width: 34rem; margin: 4rem auto; background: #fff; border-radius: 12px; padding: 2rem 2.25rem;
@@ -61,11 +61,11 @@ export function renderPaymentPage(page: PageInput): string {
 <body>
 <main>
   <div class="brand">Boxoffice</div>
-  <h1>${escapeHtml(page.title)}</h1>
-  ${page.lines.map((line) => `<p>${escapeHtml(line)}</p>`).join('\n  ')}
+  <h1>${page.title}</h1>
+  ${page.lines.map((line) => html`<p>${line}</p>\n  `)}
   ${details}
   ${action}
 </main>
 </body>
-</html>`;
+</html>`);
 }

@@ -20,3 +20,14 @@ describe('return URL references', () => {
     expect(signer.verify(undefined)).toBeNull();
   });
 });
+
+describe('the shape of a reference', () => {
+  const signer = createReferenceSigner('k'.repeat(40));
+  const id = randomUUID();
+
+  it('refuses anything after the signature: exactly "<booking id>.<mac>"', () => {
+    const ref = signer.sign(id);
+    for (const tail of ['.', '.extra', '.x.y', `.${ref.split('.')[1]}`])
+      expect(signer.verify(`${ref}${tail}`)).toBeNull();
+  });
+});

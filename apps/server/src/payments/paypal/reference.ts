@@ -11,9 +11,11 @@ export function createReferenceSigner(key: string) {
     sign: (bookingId: string) => `${bookingId}.${mac(bookingId)}`,
     /** The booking id when the reference is genuine, else null. */
     verify: (ref: string | undefined | null): string | null => {
-      if (!ref) return null;
-      const [bookingId, given] = ref.split('.');
-      if (!bookingId || !given || !/^[0-9a-f-]{36}$/.test(bookingId)) return null;
+      // exactly "<booking id>.<mac>": nothing may ride along after the signature
+      const match = /^([0-9a-f-]{36})\.([\w-]{32})$/.exec(ref ?? '');
+      const bookingId = match?.[1];
+      const given = match?.[2];
+      if (!bookingId || !given) return null;
       const expected = Buffer.from(mac(bookingId));
       const actual = Buffer.from(given);
       return expected.length === actual.length && timingSafeEqual(expected, actual) ? bookingId : null;

@@ -1,21 +1,41 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  appendQuery,
-  escapeHtml,
-  type ListeningPayPalSimulator,
-  listenPayPalSimulator,
-  SIMULATOR_CLIENT_ID,
-  SIMULATOR_CLIENT_SECRET,
-} from './simulator.ts';
+import { appendQuery, type ListeningPayPalSimulator, type ListenOptions, listenPayPalSimulator } from './index.ts';
+import type { Clock } from './state.ts';
 
 let sim: ListeningPayPalSimulator;
 let token: string;
 
+/** Where the orders below send the buyer back to. */
+const SHOP = ['https://shop.example/'];
+
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 
+function manualClock(start = new Date('2026-12-01T10:00:00Z')): Clock & { advance(ms: number): void } {
+  let current = start.getTime();
+  return {
+    now: () => new Date(current),
+    advance: (ms) => {
+      current += ms;
+    },
+  };
+}
+
+const listen = (opts: Partial<ListenOptions> = {}) =>
+  listenPayPalSimulator({ faults: true, allowedRedirectPrefixes: SHOP, ...opts });
+
+async function tokenFor(target: ListeningPayPalSimulator): Promise<string> {
+  const { clientId, clientSecret } = target.credentials;
+  const response = await fetch(`${target.baseUrl}/v1/oauth2/token`, {
+    method: 'POST',
+    headers: { authorization: basic(clientId, clientSecret) },
+    body: 'grant_type=client_credentials',
+  });
+  return (await response.json()).access_token;
+}
+
 async function fetchToken(
-  id = SIMULATOR_CLIENT_ID,
-  secret = SIMULATOR_CLIENT_SECRET,
+  id = sim.credentials.clientId,
+  secret = sim.credentials.clientSecret,
   body = 'grant_type=client_credentials',
 ) {
   return fetch(`${sim.baseUrl}/v1/oauth2/token`, {
@@ -80,7 +100,7 @@ async function postForm(path: string, form: Record<string, string>) {
 }
 
 beforeAll(async () => {
-  sim = await listenPayPalSimulator();
+  sim = await listen();
   token = (await (await fetchToken()).json()).access_token;
 });
 afterEach(() => sim.controls.reset());
@@ -98,7 +118,7 @@ describe('OAuth token', () => {
   });
 
   it('refuses wrong or missing credentials with invalid_client', async () => {
-    const wrong = await fetchToken(SIMULATOR_CLIENT_ID, 'not-the-secret');
+    const wrong = await fetchToken(sim.credentials.clientId, 'not-the-secret');
     expect(wrong.status).toBe(401);
     expect(await wrong.json()).toMatchObject({ error: 'invalid_client' });
     const missing = await fetch(`${sim.baseUrl}/v1/oauth2/token`, {
@@ -109,7 +129,7 @@ describe('OAuth token', () => {
   });
 
   it('requires grant_type=client_credentials', async () => {
-    const response = await fetchToken(SIMULATOR_CLIENT_ID, SIMULATOR_CLIENT_SECRET, 'grant_type=password');
+    const response = await fetchToken(sim.credentials.clientId, sim.credentials.clientSecret, 'grant_type=password');
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: 'unsupported_grant_type' });
   });
@@ -288,7 +308,7 @@ describe('approval page', () => {
     expect(html).toContain('PayPal Sandbox Simulator');
     expect(html).toContain('Boxoffice');
     expect(html).toContain('$25.00 USD');
-    expect(html).toContain(escapeHtml(hostile));
+    expect(html).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;');
     expect(html).not.toContain('<script');
     expect(html).toMatch(/<form method="post" action="\/paypal-sim\/checkoutnow\/approve">/);
     expect(html).toMatch(/<form method="post" action="\/paypal-sim\/checkoutnow\/cancel">/);
@@ -345,6 +365,16 @@ describe('approval page', () => {
     const response = await postForm('/paypal-sim/checkoutnow/approve', { token: id });
     expect(response.status).toBe(409);
     expect(sim.controls.order(id)?.status).toBe('COMPLETED');
+  });
+
+  it('answers 410 for a voided order, with a way back through the cancel page', async () => {
+    const id = await createOrder();
+    sim.controls.voidOrder(id);
+    const response = await fetch(`${sim.baseUrl}/checkoutnow?token=${id}`);
+    expect(response.status).toBe(410);
+    const html = await response.text();
+    expect(html).toContain('Nothing was charged');
+    expect(html).toContain(`href="https://shop.example/payments/paypal/cancel?ref=abc.def&amp;token=${id}"`);
   });
 });
 
@@ -448,21 +478,10 @@ describe('capture', () => {
   });
 
   it('forgets request ids after the idempotency window', async () => {
-    const { manualClock } = await import('../../lib/clock.ts');
     const clock = manualClock();
-    const local = await listenPayPalSimulator({ clock, idempotencyTtlSeconds: 60 });
+    const local = await listen({ clock, idempotencyTtlSeconds: 60 });
     try {
-      const auth = `Bearer ${
-        (
-          await (
-            await fetch(`${local.baseUrl}/v1/oauth2/token`, {
-              method: 'POST',
-              headers: { authorization: basic(SIMULATOR_CLIENT_ID, SIMULATOR_CLIENT_SECRET) },
-              body: 'grant_type=client_credentials',
-            })
-          ).json()
-        ).access_token
-      }`;
+      const auth = `Bearer ${await tokenFor(local)}`;
       const call = (path: string, body: unknown) =>
         fetch(`${local.baseUrl}${path}`, {
           method: 'POST',
@@ -560,9 +579,8 @@ describe('controls', () => {
     expect(JSON.stringify(recorded)).not.toContain(token);
   });
 
-  it('exposes HTTP controls only when asked', async () => {
-    expect((await fetch(`${sim.baseUrl}/__sim/orders`)).status).toBe(404);
-    const local = await listenPayPalSimulator({ exposeControls: true, mountPath: '' });
+  it('exposes HTTP controls only with faults', async () => {
+    const local = await listen({ mountPath: '' });
     try {
       expect(local.baseUrl).toBe(local.origin);
       const fail = await fetch(`${local.baseUrl}/__sim/fail`, {
@@ -574,7 +592,7 @@ describe('controls', () => {
       const tokenCall = () =>
         fetch(`${local.baseUrl}/v1/oauth2/token`, {
           method: 'POST',
-          headers: { authorization: basic(SIMULATOR_CLIENT_ID, SIMULATOR_CLIENT_SECRET) },
+          headers: { authorization: basic(local.credentials.clientId, local.credentials.clientSecret) },
           body: 'grant_type=client_credentials',
         });
       expect((await tokenCall()).status).toBe(503);

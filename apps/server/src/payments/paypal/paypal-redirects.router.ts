@@ -1,10 +1,10 @@
 import { DomainError } from '@boxoffice/contracts';
 import type { Booking } from '@boxoffice/db';
 import { Hono, type Context as HonoContext } from 'hono';
+import type { AppDeps } from '../../deps.ts';
 import { errorBody, errorHeaders, toDomainError } from '../../errors.ts';
 import { clientIp } from '../../lib/client-ip.ts';
-import { toBookingDto } from '../../modules/bookings/bookings.service.ts';
-import type { AppDeps } from '../../trpc/context.ts';
+import { toBookingDto } from '../../modules/bookings/booking-dto.ts';
 import {
   bookingForRedirect,
   type CheckoutDeps,

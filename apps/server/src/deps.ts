@@ -1,0 +1,133 @@
+import type { MikroORM } from '@boxoffice/db';
+import type { PayPalSimulator } from '@boxoffice/paypal-simulator';
+import { createPayPalSimulator } from '@boxoffice/paypal-simulator';
+import type { Config } from './config.ts';
+import { housekeepingJobs } from './jobs/housekeeping.ts';
+import type { JobHandlers } from './jobs/tasks.ts';
+import type { Clock } from './lib/clock.ts';
+import { Metrics } from './lib/metrics.ts';
+import { RateLimiter } from './lib/rate-limit.ts';
+import type { DevSecrets } from './lib/secrets.ts';
+import type { Logger } from './logger.ts';
+import { TokenService } from './modules/auth/tokens.ts';
+import { bookingJobs } from './modules/bookings/bookings.jobs.ts';
+import type { BookingsConfig } from './modules/bookings/bookings.service.ts';
+import type { Geocoder } from './modules/events/geocoder.ts';
+import { geocoderFromConfig } from './modules/events/geocoder.ts';
+import type { CheckoutDeps } from './payments/checkout.service.ts';
+import { startCheckout } from './payments/checkout.service.ts';
+import { paymentJobs } from './payments/payments.jobs.ts';
+import { createPayPalGateway } from './payments/paypal/gateway.ts';
+import { resolvePayPalSettings } from './payments/paypal/paypal-settings.ts';
+import { createReferenceSigner } from './payments/paypal/reference.ts';
+/**
+ * Every long-lived collaborator, built once per process by `buildDeps` below and handed to the
+ * transports (trpc/, the Hono routes), which import this type and nothing that builds it.
+ * Modules receive only the parts they need.
+ */
+export type AppDeps = {
+  config: Config;
+  orm: MikroORM;
+  log: Logger;
+  clock: Clock;
+  tokens: TokenService;
+  rateLimiter: RateLimiter;
+  metrics: Metrics;
+  /** Null when no GOOGLE_MAPS_API_KEY is configured: coordinates come from the input or stay empty. */
+  geocoder: Geocoder | null;
+  checkout: CheckoutDeps;
+  /** The bookings service's collaborators (payments arrive as a port). */
+  bookings: BookingsConfig;
+  /** The offline PayPal, served under /paypal-sim when no PayPal credentials are configured. */
+  paypalSimulator: PayPalSimulator | null;
+};
+
+export type DepsInput = {
+  /** With the public URL known (the port is chosen when the server listens). */
+  config: Config;
+  orm: MikroORM;
+  log: Logger;
+  clock: Clock;
+  /** Where this process reaches its own HTTP server (the in-process PayPal simulator is there). */
+  selfUrl: string;
+  /** Generated development secrets, for whatever the configuration leaves unset. */
+  devSecrets: DevSecrets | undefined;
+};
+
+/**
+ * The composition root: builds every collaborator once and wires them together, payments into
+ * bookings as a port and each module's job handlers into one task list. Lifecycle (database,
+ * migrations, listening, the worker) stays in server.ts.
+ */
+export async function buildDeps({ config, orm, log, clock, selfUrl, devSecrets: dev }: DepsInput): Promise<{
+  deps: AppDeps;
+  jobHandlers: JobHandlers;
+  close: () => Promise<void>;
+}> {
+  const { publicUrl } = config;
+  const tokens = new TokenService({
+    jwtSecret: config.JWT_SECRET_KEY ?? dev?.jwtSecret ?? '',
+    refreshKey: config.JWT_REFRESH_TOKEN_KEY ?? dev?.refreshKey ?? '',
+    algorithm: config.ALGORITHM,
+    accessTtlMinutes: config.ACCESS_TOKEN_EXPIRE_MINUTES,
+    refreshTtlDays: config.REFRESH_TOKEN_EXPIRE_DAYS,
+    refreshGraceSeconds: config.REFRESH_TOKEN_GRACE_SECONDS,
+    clock,
+  });
+
+  const paypal = resolvePayPalSettings(config, selfUrl);
+  if (paypal.warning) log.error({ paypalMode: paypal.mode }, paypal.warning);
+  // offline mode: the PayPal simulator in this process (the only place the server imports it)
+  const paypalSimulator = paypal.simulator ? createPayPalSimulator({ ...paypal.simulator, clock, log }) : null;
+  const metrics = new Metrics({ log });
+  const checkout: CheckoutDeps = {
+    gateway: createPayPalGateway({ ...paypal, log, observeCall: metrics.observePayPalCall }),
+    signer: createReferenceSigner(tokens.derivedKey('paypal-return-ref')),
+    clock,
+    log,
+    publicUrl: () => publicUrl,
+    settling: new Map(),
+  };
+
+  const count = async (sql: string) => Number((await orm.em.fork().execute<{ n: number }[]>(sql))[0]?.n ?? 0);
+  metrics.gauge('boxoffice_holds_open', 'Bookings currently HELD.', () =>
+    count("SELECT count(*)::int AS n FROM bookings WHERE status = 'HELD'"),
+  );
+  metrics.gauge('boxoffice_jobs_pending', 'Jobs not yet done (hold expiry and others).', () =>
+    count('SELECT count(*)::int AS n FROM graphile_worker.jobs'),
+  );
+  // MikroORM's own pg pool: the same connections every query, the rate limiter's included, uses
+  const pool = await orm.em.getConnection().getNativeClient();
+  metrics.labeledGauge('boxoffice_db_pool_connections', 'Database pool connections by state.', 'state', async () => ({
+    used: pool.totalCount - pool.idleCount,
+    free: pool.idleCount,
+    pending: pool.waitingCount,
+  }));
+
+  const deps: AppDeps = {
+    config,
+    orm,
+    log,
+    clock,
+    tokens,
+    rateLimiter: RateLimiter.postgres(pool),
+    metrics,
+    geocoder: geocoderFromConfig(config),
+    checkout,
+    bookings: {
+      clock,
+      holdTtlMinutes: config.HOLD_TTL_MINUTES,
+      payments: { startPayment: (em, booking) => startCheckout(checkout, em, booking) },
+      onHoldOutcome: (outcome) => metrics.holdOutcome(outcome),
+    },
+    paypalSimulator,
+  };
+
+  // each module brings the handlers of its own jobs; the type demands one for every task
+  const jobHandlers: JobHandlers = {
+    ...bookingJobs({ orm, clock }),
+    ...paymentJobs({ orm, checkout }),
+    ...housekeepingJobs({ orm, clock }),
+  };
+  return { deps, jobHandlers, close: async () => paypalSimulator?.close() };
+}

@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import { DomainError } from '@boxoffice/contracts';
+import { TRPCError } from '@trpc/server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectBalanced, makeBuyers, seedEvent } from '../../test/fixtures.ts';
+import { type MediumServer, startMediumServer } from '../../test/medium.ts';
+
+// The medium tier: the bookings procedures through createCaller on the real PostgreSQL, no HTTP.
+let server: MediumServer;
+beforeAll(async () => {
+  server = await startMediumServer();
+});
+afterAll(() => server?.close());
+
+/** The domain code a procedure failed with. */
+async function codeOf(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+  } catch (error) {
+    if (error instanceof TRPCError && error.cause instanceof DomainError) return error.cause.code;
+    throw error;
+  }
+  throw new Error('expected the call to fail');
+}
+
+describe('bookings through createCaller', () => {
+  it('a paid event is held with a payment link; a free one is confirmed at once', async () => {
+    const paid = await seedEvent(server, { capacity: 5, priceMinor: 1200 });
+    const free = await seedEvent(server, { capacity: 5, priceMinor: 0 });
+    const [buyer] = await makeBuyers(server, 1);
+    const caller = await server.callerFor({ id: buyer!.id, role: 'user' });
+
+    const gift = await caller.bookings.create({ eventId: free, quantity: 2 });
+    expect(gift).toMatchObject({ status: 'CONFIRMED', totalMinor: 0, paymentUrl: null });
+    const held = await caller.bookings.create({ eventId: paid, quantity: 1 });
+    expect(held).toMatchObject({ status: 'HELD', totalMinor: 1200 });
+    expect(held.paymentUrl).toMatch(/^https?:\/\//);
+    expect(await expectBalanced(server, free)).toMatchObject({ sold: 2, held: 0 });
+    expect(await expectBalanced(server, paid)).toMatchObject({ held: 1 });
+  });
+
+  it('answers each refusal with its code, and anonymous callers with UNAUTHENTICATED', async () => {
+    const [buyer] = await makeBuyers(server, 1);
+    const caller = await server.callerFor({ id: buyer!.id, role: 'user' });
+    expect(await codeOf(caller.bookings.create({ eventId: randomUUID() }))).toBe('EVENT_NOT_FOUND');
+    const draft = await seedEvent(server, { status: 'draft' });
+    expect(await codeOf(caller.bookings.create({ eventId: draft }))).toBe('EVENT_NOT_ON_SALE');
+    const tiny = await seedEvent(server, { capacity: 1 });
+    expect(await codeOf(caller.bookings.create({ eventId: tiny, quantity: 2 }))).toBe('SOLD_OUT');
+    expect(await codeOf(caller.bookings.create({ eventId: tiny, quantity: 0 }))).toBe('INVALID_QUANTITY');
+    const anonymous = await server.callerFor(null);
+    expect(await codeOf(anonymous.bookings.create({ eventId: tiny }))).toBe('UNAUTHENTICATED');
+  });
+});

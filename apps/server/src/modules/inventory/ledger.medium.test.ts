@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectBalanced, makeBuyers, type SeedEvent, seedEvent } from '../../test/fixtures.ts';
+import { type MediumServer, startMediumServer } from '../../test/medium.ts';
+import {
+  confirmSale,
+  refundSale,
+  releaseEventHolds,
+  releaseHold,
+  releaseLapsedHolds,
+  resizeInventory,
+  type TakeResult,
+  takeTickets,
+} from './ledger.ts';
+import { REFUSAL_ORDER } from './sale-rule.ts';
+
+// The medium tier: the ledger's moves driven directly on the real PostgreSQL, no HTTP.
+let server: MediumServer;
+beforeAll(async () => {
+  server = await startMediumServer();
+});
+afterAll(() => server?.close());
+
+const em = () => server.deps.orm.em.fork();
+const now = () => server.deps.clock.now();
+const inMinutes = (minutes: number) => new Date(now().getTime() + minutes * 60_000);
+
+async function take(userId: string, eventId: string, quantity: number, at = now()): Promise<TakeResult> {
+  return takeTickets(em(), { userId, eventId, quantity, now: at, holdExpiresAt: new Date(at.getTime() + 15 * 60_000) });
+}
+
+async function setup(event: SeedEvent = {}, buyers = 1) {
+  const eventId = await seedEvent(server, { capacity: 10, ...event });
+  const users = await makeBuyers(server, buyers);
+  return { eventId, users: users.map((user) => user.id) };
+}
+
+const bookingOf = (result: TakeResult) => {
+  if (!result.ok) throw new Error(`refused: ${result.refusal.reason}`);
+  return result.booking;
+};
+
+const statusOf = async (bookingId: string) =>
+  (await server.sql<{ status: string }>('SELECT status FROM bookings WHERE id = ?', [bookingId]))[0]?.status;
+
+describe('each move keeps available + held + sold = capacity', () => {
+  it('hold: available → held, with a HELD booking and its expiry job', async () => {
+    const { eventId, users } = await setup();
+    const booking = bookingOf(await take(users[0]!, eventId, 3));
+    expect(booking).toMatchObject({ status: 'HELD', quantity: 3, totalMinor: 7500 });
+    expect(await expectBalanced(server, eventId)).toMatchObject({ available: 7, held: 3, sold: 0 });
+  });
+
+  it('a free event: available → sold at once, CONFIRMED, no hold left open', async () => {
+    const { eventId, users } = await setup({ priceMinor: 0 });
+    const booking = bookingOf(await take(users[0]!, eventId, 2));
+    expect(booking).toMatchObject({ status: 'CONFIRMED', totalMinor: 0 });
+    expect(booking.confirmedAt).not.toBeNull();
+    expect(await expectBalanced(server, eventId)).toMatchObject({ available: 8, held: 0, sold: 2 });
+    // no open hold: the same buyer can hold tickets of a paid event right after
+    const paid = await seedEvent(server, { capacity: 5 });
+    expect((await take(users[0]!, paid, 1)).ok).toBe(true);
+  });
+
+  it('release: held → available once; a second release changes nothing', async () => {
+    const { eventId, users } = await setup();
+    const booking = bookingOf(await take(users[0]!, eventId, 4));
+    expect(await releaseHold(em(), booking.id, 'CANCELLED', now())).toBe(true);
+    expect(await releaseHold(em(), booking.id, 'CANCELLED', now())).toBe(false);
+    expect(await releaseHold(em(), booking.id, 'EXPIRED', now())).toBe(false);
+    expect(await statusOf(booking.id)).toBe('CANCELLED');
+    expect(await expectBalanced(server, eventId)).toMatchObject({ available: 10, held: 0 });
+  });
+
+  it('expiry: a hold is released only once it has lapsed', async () => {
+    const { eventId, users } = await setup();
+    const booking = bookingOf(await take(users[0]!, eventId, 2));
+    expect(await releaseHold(em(), booking.id, 'EXPIRED', now(), { onlyIfLapsed: true })).toBe(false);
+    expect(await releaseLapsedHolds(em(), { eventId }, inMinutes(16))).toBe(1);
+    expect(await statusOf(booking.id)).toBe('EXPIRED');
+    expect(await expectBalanced(server, eventId)).toMatchObject({ available: 10, held: 0 });
+  });
+
+  it('confirm: held → sold once; a second confirmation is recognised, not counted', async () => {
+    const { eventId, users } = await setup();
+    const booking = bookingOf(await take(users[0]!, eventId, 3));
+    expect(await confirmSale(em(), booking.id, 'CAPTURE-1', now())).toBe('confirmed');
+    expect(await confirmSale(em(), booking.id, 'CAPTURE-1', now())).toBe('already_confirmed');
+    expect(await expectBalanced(server, eventId)).toMatchObject({ available: 7, held: 0, sold: 3 });
+  });
+
+  it('revive: a paid hold that lapsed is sold from what is available, if the rule still allows it', async () => {
+    const { eventId, users } = await setup({ capacity: 4 }, 2);
+    const first = bookingOf(await take(users[0]!, eventId, 3));
+    const later = inMinutes(16);
+    expect(await releaseLapsedHolds(em(), { eventId }, later)).toBe(1);
+    expect(await confirmSale(em(), first.id, 'CAPTURE-2', later)).toBe('confirmed');
+    expect(await expectBalanced(server, eventId)).toMatchObject({ available: 1, held: 0, sold: 3 });
+
+    // another paid hold that lapsed while the event stopped selling is not revived, and never will be
+    const second = bookingOf(await take(users[1]!, eventId, 1, later));
+    await releaseLapsedHolds(em(), { eventId }, inMinutes(40));
+    await server.sql("UPDATE events SET status = 'cancelled' WHERE id = ?", [eventId]);
+    expect(await confirmSale(em(), second.id, 'CAPTURE-3', inMinutes(40))).toBe('no_tickets');
+    await server.sql("UPDATE events SET status = 'published' WHERE id = ?", [eventId]);
+    expect(await confirmSale(em(), second.id, 'CAPTURE-3', inMinutes(41))).toBe('not_open');
+    const [row] = await server.sql<{ refund_due_at: Date | null }>('SELECT refund_due_at FROM bookings WHERE id = ?', [
+      second.id,
+    ]);
+    expect(row?.refund_due_at).not.toBeNull();
+    expect(await expectBalanced(server, eventId)).toMatchObject({ available: 1, held: 0, sold: 3 });
+  });
+
+  it('refund: CONFIRMED → REFUNDED once; the tickets go back on sale while the event is ahead', async () => {
+    const { eventId, users } = await setup();
+    const booking = bookingOf(await take(users[0]!, eventId, 2));
+    await confirmSale(em(), booking.id, 'CAPTURE-4', now());
+    expect(await refundSale(em(), booking.id, now())).toEqual({ refunded: true, ticketsReturned: true });
+    expect(await refundSale(em(), booking.id, now())).toEqual({ refunded: false, ticketsReturned: false });
+    expect(await statusOf(booking.id)).toBe('REFUNDED');
+    const counts = await server.sql<{ available: number; sold: number }>(
+      'SELECT available, sold FROM events WHERE id = ?',
+      [eventId],
+    );
+    expect(counts[0]).toEqual({ available: 10, sold: 0 });
+  });
+
+  it('refund after the event started: the booking is REFUNDED, its tickets stay counted as sold', async () => {
+    const { eventId, users } = await setup({ startsAt: inMinutes(60) });
+    const booking = bookingOf(await take(users[0]!, eventId, 2));
+    await confirmSale(em(), booking.id, 'CAPTURE-5', now());
+    expect(await refundSale(em(), booking.id, inMinutes(90))).toEqual({ refunded: true, ticketsReturned: false });
+    const [counts] = await server.sql<{ available: number; held: number; sold: number; capacity: number }>(
+      'SELECT capacity, available, held, sold FROM events WHERE id = ?',
+      [eventId],
+    );
+    expect(counts).toEqual({ capacity: 10, available: 8, held: 0, sold: 2 });
+  });
+
+  it('cancelling an event releases all its holds at once and leaves sales alone', async () => {
+    const { eventId, users } = await setup({}, 3);
+    const a = bookingOf(await take(users[0]!, eventId, 2));
+    bookingOf(await take(users[1]!, eventId, 3));
+    const paid = bookingOf(await take(users[2]!, eventId, 1));
+    await confirmSale(em(), paid.id, 'CAPTURE-6', now());
+    expect(await releaseEventHolds(em(), eventId, now())).toBe(2);
+    expect(await releaseEventHolds(em(), eventId, now())).toBe(0);
+    expect(await statusOf(a.id)).toBe('CANCELLED');
+    expect(await expectBalanced(server, eventId)).toMatchObject({ available: 9, held: 0, sold: 1 });
+  });
+
+  it('resize: capacity moves what is on sale and never goes below what is held or sold', async () => {
+    const { eventId, users } = await setup();
+    bookingOf(await take(users[0]!, eventId, 4));
+    expect(await resizeInventory(em(), eventId, 3, now())).toEqual({ ok: false, held: 4, sold: 0 });
+    expect(await resizeInventory(em(), eventId, 6, now())).toEqual({ ok: true });
+    expect(await expectBalanced(server, eventId)).toMatchObject({ capacity: 6, available: 2, held: 4 });
+    expect(await resizeInventory(em(), eventId, 4, now())).toEqual({ ok: true });
+    expect(await expectBalanced(server, eventId)).toMatchObject({ capacity: 4, available: 0, held: 4 });
+  });
+});
+
+describe('each refusal reason for its case, in the documented order', () => {
+  it('returns every reason, and changes nothing when it refuses', async () => {
+    const seen: string[] = [];
+    const refusalOf = async (result: Promise<TakeResult>, eventId: string | null) => {
+      const answer = await result;
+      if (answer.ok) throw new Error('expected a refusal');
+      seen.push(answer.refusal.reason);
+      if (eventId) await expectBalanced(server, eventId);
+      return answer.refusal;
+    };
+    const [u1, u2, u3] = (await makeBuyers(server, 3)).map((buyer) => buyer.id) as [string, string, string];
+
+    expect(await refusalOf(take(u1, randomUUID(), 1), null)).toEqual({ reason: 'EVENT_NOT_FOUND' });
+    const draft = await seedEvent(server, { status: 'draft' });
+    expect(await refusalOf(take(u1, draft, 1), draft)).toEqual({ reason: 'EVENT_NOT_ON_SALE', status: 'draft' });
+    const started = await seedEvent(server, { startsAt: new Date(now().getTime() - 60_000) });
+    expect(await refusalOf(take(u1, started, 1), started)).toEqual({ reason: 'EVENT_PAST' });
+    const limited = await seedEvent(server, { capacity: 10, maxPerOrder: 2, maxPerUser: 3 });
+    expect(await refusalOf(take(u1, limited, 3), limited)).toEqual({ reason: 'PER_ORDER', max: 2 });
+
+    bookingOf(await take(u1, limited, 1));
+    const elsewhere = await seedEvent(server, { capacity: 10 });
+    expect(await refusalOf(take(u1, elsewhere, 1), elsewhere)).toEqual({ reason: 'HOLD_ALREADY_OPEN' });
+
+    const single = await seedEvent(server, { capacity: 1 });
+    expect(await refusalOf(take(u2, single, 2), single)).toEqual({ reason: 'SOLD_OUT', available: 1 });
+
+    const paid = bookingOf(await take(u3, limited, 2));
+    await confirmSale(em(), paid.id, 'CAPTURE-7', now());
+    expect(await refusalOf(take(u3, limited, 2), limited)).toEqual({ reason: 'PER_USER', max: 3, owned: 2 });
+
+    expect(seen).toEqual([...REFUSAL_ORDER]);
+  });
+
+  it('an event that breaks several rules reports the first of them', async () => {
+    const [buyer] = (await makeBuyers(server, 1)).map((b) => b.id) as [string];
+    const other = await seedEvent(server, { capacity: 5 });
+    bookingOf(await take(buyer, other, 1));
+    // a draft, over the per-order limit, sold out, while the buyer holds tickets elsewhere
+    const messy = await seedEvent(server, { status: 'draft', capacity: 1, maxPerOrder: 1 });
+    const answer = await take(buyer, messy, 2);
+    expect(answer.ok ? null : answer.refusal.reason).toBe('EVENT_NOT_ON_SALE');
+    await server.sql("UPDATE events SET status = 'published' WHERE id = ?", [messy]);
+    const next = await take(buyer, messy, 2);
+    expect(next.ok ? null : next.refusal.reason).toBe('PER_ORDER');
+    const third = await take(buyer, messy, 1);
+    expect(third.ok ? null : third.refusal.reason).toBe('HOLD_ALREADY_OPEN');
+  });
+
+  it('holds that lapsed before their job ran neither sell the event out nor count as the buyer’s open hold', async () => {
+    const { eventId, users } = await setup({ capacity: 3 }, 2);
+    const stale = bookingOf(await take(users[0]!, eventId, 3));
+    const later = inMinutes(16);
+    // another buyer gets the tickets the lapsed hold kept; its owner may hold again at once
+    expect(bookingOf(await take(users[1]!, eventId, 2, later)).status).toBe('HELD');
+    expect(await statusOf(stale.id)).toBe('EXPIRED');
+    expect(bookingOf(await take(users[0]!, eventId, 1, later)).status).toBe('HELD');
+    expect(await expectBalanced(server, eventId)).toMatchObject({ available: 0, held: 3 });
+  });
+});
+
+describe('under contention', () => {
+  it('60 buyers racing for 10 tickets in 1-4 ticket orders: never oversold, every refusal SOLD_OUT', async () => {
+    const { eventId, users } = await setup({ capacity: 10 }, 60);
+    const results = await Promise.all(users.map((user, i) => take(user, eventId, (i % 4) + 1)));
+    const won = results.filter((result) => result.ok).map(bookingOf);
+    const refused = results.flatMap((result) => (result.ok ? [] : [result.refusal.reason]));
+    const heldTickets = won.reduce((sum, booking) => sum + booking.quantity, 0);
+    expect(heldTickets).toBeLessThanOrEqual(10);
+    expect(new Set(refused)).toEqual(new Set(['SOLD_OUT']));
+    const counts = await expectBalanced(server, eventId);
+    expect(counts.held).toBe(heldTickets);
+    // the last tickets went to someone: whatever is left is smaller than every refused order
+    expect(counts.available).toBeLessThan(4);
+  });
+});

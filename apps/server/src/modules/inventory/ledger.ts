@@ -1,0 +1,423 @@
+import { randomUUID } from 'node:crypto';
+import { Booking, type EntityManager } from '@boxoffice/db';
+import { TransactionPropagation, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { enqueueJob } from '../../jobs/job-queue.ts';
+import { EXPIRE_HOLD_QUEUE, RECONCILE_PAYMENT_QUEUE } from '../../jobs/queues.ts';
+import { judgeSale, type SaleFacts, type SaleRefusal } from './sale-rule.ts';
+
+/**
+ * The ticket ledger: the only code that moves tickets between `available`, `held` and `sold`
+ * (a check in inventory.boundary.test.ts keeps it so). Every move keeps
+ * `available + held + sold = capacity` (also a CHECK constraint) and takes its locks in one order:
+ * the event row first, then the booking row. A refused move changes nothing and says why, in the
+ * words of the one sale rule (sale-rule.ts).
+ *
+ * The unit of inventory is the event row, addressed by `eventId` in `lockInventory` and the
+ * `UPDATE events` statements below; ticket categories would make it a row of their own keyed by
+ * (event, category), a change to this file and its callers' arguments.
+ */
+
+/**
+ * Every move joins the caller's transaction, or runs in one of its own. A fresh object each time:
+ * MikroORM writes the transaction it used into the options it is given.
+ */
+const join = () => ({ propagation: TransactionPropagation.REQUIRED });
+
+type InventoryRow = {
+  status: string;
+  price_minor: number;
+  starts_at: Date;
+  available: number;
+  max_per_order: number;
+  max_per_user: number;
+};
+
+/** The event's row lock (held to the end of the transaction), with the counts as they are now. */
+async function lockInventory(em: EntityManager, eventId: string): Promise<Inventory | null> {
+  const [row] = await em.execute<InventoryRow[]>(`SELECT ${INVENTORY_COLUMNS} FROM events WHERE id = ? FOR UPDATE`, [
+    eventId,
+  ]);
+  return row ? toInventory(row) : null;
+}
+
+const INVENTORY_COLUMNS = 'status, price_minor, starts_at, available, max_per_order, max_per_user';
+
+type Inventory = NonNullable<SaleFacts['event']> & { priceMinor: number };
+
+function toInventory(row: InventoryRow): Inventory {
+  return {
+    status: row.status,
+    priceMinor: row.price_minor,
+    startsAt: new Date(row.starts_at),
+    available: row.available,
+    maxPerOrder: row.max_per_order,
+    maxPerUser: row.max_per_user,
+  };
+}
+
+type BuyerFacts = { owned: number; hasOpenHold: boolean; openHoldLapsed: boolean };
+const NO_BOOKINGS: BuyerFacts = { owned: 0, hasOpenHold: false, openHoldLapsed: false };
+
+/**
+ * The buyer's tickets for this event (held or paid) and whether they hold any booking open. Read in
+ * a statement of its own after `lockInventory`, so it sees every move committed before the lock
+ * was granted (a statement's snapshot predates the lock it waits for).
+ */
+async function buyerFacts(em: EntityManager, userId: string, eventId: string, now: Date): Promise<BuyerFacts> {
+  const [row] = await em.execute<{ owned: number; open_hold: boolean | null; open_lapsed: boolean | null }[]>(
+    `SELECT coalesce(sum(quantity) FILTER (WHERE event_id = ?), 0)::int AS owned,
+            bool_or(status = 'HELD') AS open_hold,
+            bool_or(status = 'HELD' AND hold_expires_at <= ?) AS open_lapsed
+       FROM bookings
+      WHERE user_id = ? AND (status = 'HELD' OR (event_id = ? AND status = 'CONFIRMED'))`,
+    [eventId, now, userId, eventId],
+  );
+  return { owned: row?.owned ?? 0, hasOpenHold: row?.open_hold === true, openHoldLapsed: row?.open_lapsed === true };
+}
+
+export type TakeRequest = {
+  userId: string;
+  eventId: string;
+  quantity: number;
+  now: Date;
+  /** When an unpaid hold lapses (ignored for a sale). */
+  holdExpiresAt: Date;
+};
+
+export type TakeResult = { ok: true; booking: Booking } | { ok: false; refusal: SaleRefusal };
+
+/**
+ * Takes tickets off sale for a buyer if the sale rule allows it now: available → held with a HELD
+ * booking and its expiry job, or, for a free event (nothing to pay, so nothing to wait for),
+ * available → sold with a CONFIRMED booking at once. Holds that already lapsed do not stand in
+ * the way: the buyer's own is released and this event's are expired under its lock.
+ * Protects: no oversell (the count is decided under the event's row lock), one open hold per buyer
+ * (a partial unique index is the arbiter), available + held + sold = capacity.
+ */
+export async function takeTickets(em: EntityManager, request: TakeRequest): Promise<TakeResult> {
+  for (let attempt = 0; ; attempt++) {
+    let result: TakeResult & { retryAfterReleasingOwnHold?: boolean };
+    try {
+      result = await em.transactional((tx) => takeUnderLock(tx, request, attempt === 0), join());
+    } catch (error) {
+      // another request of this buyer placed a hold between our read and our insert
+      if (error instanceof UniqueConstraintViolationException)
+        return { ok: false, refusal: { reason: 'HOLD_ALREADY_OPEN' } };
+      throw error;
+    }
+    if (!result.ok && result.retryAfterReleasingOwnHold && attempt === 0) {
+      // the buyer's open hold lapsed, possibly for another event: released on its own (lock order)
+      if ((await releaseLapsedHolds(em, { userId: request.userId }, request.now)) > 0) continue;
+    }
+    const { retryAfterReleasingOwnHold: _, ...answer } = result;
+    return answer;
+  }
+}
+
+async function takeUnderLock(
+  em: EntityManager,
+  request: TakeRequest,
+  mayRetry: boolean,
+): Promise<TakeResult & { retryAfterReleasingOwnHold?: boolean }> {
+  const { userId, eventId, quantity, now } = request;
+  const event = await lockInventory(em, eventId);
+  const kind = event?.priceMinor === 0 ? 'sale' : 'hold';
+  const buyer = event ? await buyerFacts(em, userId, eventId, now) : NO_BOOKINGS;
+  // a free booking places no hold, so the one-open-hold rule (about unpaid holds) does not apply to it
+  const facts: SaleFacts = { event, owned: buyer.owned, hasOpenHold: kind === 'hold' && buyer.hasOpenHold };
+  let refusal = judgeSale(facts, quantity, now);
+  if (refusal?.reason === 'HOLD_ALREADY_OPEN' && buyer.openHoldLapsed && mayRetry)
+    return { ok: false, refusal, retryAfterReleasingOwnHold: true };
+  if (refusal?.reason === 'SOLD_OUT' && event) {
+    // sold out only on paper, because of holds that lapsed before their expiry job ran?
+    const freed = await expireLapsedHoldsOfLockedEvent(em, eventId, now);
+    if (freed > 0) {
+      event.available += freed;
+      refusal = judgeSale(facts, quantity, now);
+    }
+  }
+  if (refusal) return { ok: false, refusal };
+
+  const status = kind === 'hold' ? 'HELD' : 'CONFIRMED';
+  const [row] = await em.execute<Record<string, unknown>[]>(
+    // the event row is locked and the rule allowed it, so the CHECK constraint never fires here
+    `WITH moved AS (
+       UPDATE events SET available = available - ?, ${kind === 'hold' ? 'held = held + ?' : 'sold = sold + ?'},
+                         updated_at = ?
+        WHERE id = ? RETURNING price_minor, currency)
+     INSERT INTO bookings (id, user_id, event_id, quantity, unit_price_minor, total_minor, currency, status,
+                           hold_expires_at, confirmed_at, created_at, updated_at)
+     SELECT ?, ?, ?, ?, price_minor, price_minor * ?, trim(currency), ?, ?, ?, ?, ? FROM moved
+     RETURNING *`,
+    [
+      quantity,
+      quantity,
+      now,
+      eventId,
+      randomUUID(),
+      userId,
+      eventId,
+      quantity,
+      quantity,
+      status,
+      kind === 'hold' ? request.holdExpiresAt : now,
+      kind === 'hold' ? null : now,
+      now,
+      now,
+    ],
+  );
+  const booking = em.map(Booking, row as Record<string, unknown>);
+  if (kind === 'hold')
+    await enqueueJob(em, {
+      queue: EXPIRE_HOLD_QUEUE,
+      payload: { bookingId: booking.id },
+      runAt: request.holdExpiresAt,
+      dedupeKey: booking.id,
+    });
+  return { ok: true, booking };
+}
+
+/**
+ * A released hold may still have money behind it (a capture whose answer was lost, a payment
+ * racing the release): a job asks PayPal and refunds whatever was taken for it.
+ */
+async function followMoneyOf(em: EntityManager, released: { id: string; paypal_order_id: string | null }[], now: Date) {
+  for (const row of released)
+    if (row.paypal_order_id)
+      await enqueueJob(em, {
+        queue: RECONCILE_PAYMENT_QUEUE,
+        payload: { bookingId: row.id },
+        runAt: now,
+        dedupeKey: row.id,
+      });
+}
+
+type ReleasedRow = { id: string; quantity: number; paypal_order_id: string | null };
+
+/** Puts the tickets of released holds back on sale. The caller holds the event's row lock. */
+async function returnHeldTickets(em: EntityManager, eventId: string, released: ReleasedRow[], now: Date) {
+  const tickets = released.reduce((sum, row) => sum + Number(row.quantity), 0);
+  if (tickets === 0) return;
+  // held → available for exactly the bookings whose status this transaction just moved off HELD
+  await em.execute('UPDATE events SET available = available + ?, held = held - ?, updated_at = ? WHERE id = ?', [
+    tickets,
+    tickets,
+    now,
+    eventId,
+  ]);
+  await followMoneyOf(em, released, now);
+}
+
+/** Expires this event's lapsed holds; the caller holds the event's row lock. Returns the tickets freed. */
+async function expireLapsedHoldsOfLockedEvent(em: EntityManager, eventId: string, now: Date): Promise<number> {
+  const released = await em.execute<ReleasedRow[]>(
+    `UPDATE bookings SET status = 'EXPIRED', expired_at = ?, updated_at = ?
+      WHERE event_id = ? AND status = 'HELD' AND hold_expires_at <= ?
+      RETURNING id, quantity, paypal_order_id`,
+    [now, now, eventId, now],
+  );
+  await returnHeldTickets(em, eventId, released, now);
+  return released.reduce((sum, row) => sum + Number(row.quantity), 0);
+}
+
+const RELEASE_STAMP = { CANCELLED: 'cancelled_at', EXPIRED: 'expired_at' } as const;
+
+/**
+ * Ends a hold (HELD → CANCELLED or EXPIRED) and puts its tickets back on sale, exactly once: the
+ * status condition means a second caller (a duplicate callback, another worker) changes nothing.
+ * With `onlyIfLapsed`, a hold that has not reached its expiry is left alone.
+ */
+export async function releaseHold(
+  em: EntityManager,
+  bookingId: string,
+  to: 'CANCELLED' | 'EXPIRED',
+  now: Date,
+  opts: { onlyIfLapsed?: boolean } = {},
+): Promise<boolean> {
+  return em.transactional(async (tx) => {
+    const [found] = await tx.execute<{ event_id: string }[]>('SELECT event_id FROM bookings WHERE id = ?', [bookingId]);
+    if (!found) return false;
+    await lockInventory(tx, found.event_id);
+    const released = await tx.execute<ReleasedRow[]>(
+      `UPDATE bookings SET status = ?, ${RELEASE_STAMP[to]} = ?, updated_at = ?
+        WHERE id = ? AND status = 'HELD' ${opts.onlyIfLapsed ? 'AND hold_expires_at <= ?' : ''}
+        RETURNING id, quantity, paypal_order_id`,
+      opts.onlyIfLapsed ? [to, now, now, bookingId, now] : [to, now, now, bookingId],
+    );
+    await returnHeldTickets(tx, found.event_id, released, now);
+    return released.length > 0;
+  }, join());
+}
+
+/**
+ * Expires holds past their expiry for one event or one buyer without waiting for their jobs, so
+ * nothing treats a lapsed hold as live. Returns how many were released.
+ */
+export async function releaseLapsedHolds(
+  em: EntityManager,
+  scope: { eventId: string } | { userId: string },
+  now: Date,
+): Promise<number> {
+  const [column, value] = 'eventId' in scope ? ['event_id', scope.eventId] : ['user_id', scope.userId];
+  const lapsed = await em.execute<{ id: string }[]>(
+    `SELECT id FROM bookings WHERE ${column} = ? AND status = 'HELD' AND hold_expires_at <= ?`,
+    [value, now],
+  );
+  let released = 0;
+  for (const { id } of lapsed) if (await releaseHold(em, id, 'EXPIRED', now, { onlyIfLapsed: true })) released += 1;
+  return released;
+}
+
+/**
+ * Cancels every open hold of an event (the event is being cancelled) and returns how many. The
+ * caller's transaction should already hold the event's row lock; it is taken again here regardless.
+ */
+export async function releaseEventHolds(em: EntityManager, eventId: string, now: Date): Promise<number> {
+  return em.transactional(async (tx) => {
+    await lockInventory(tx, eventId);
+    const released = await tx.execute<ReleasedRow[]>(
+      `UPDATE bookings SET status = 'CANCELLED', cancelled_at = ?, updated_at = ?
+        WHERE event_id = ? AND status = 'HELD' RETURNING id, quantity, paypal_order_id`,
+      [now, now, eventId],
+    );
+    await returnHeldTickets(tx, eventId, released, now);
+    return released.length;
+  }, join());
+}
+
+export type ConfirmResult = 'confirmed' | 'already_confirmed' | 'no_tickets' | 'not_open';
+
+/**
+ * Sells a paid booking's tickets: held → sold for a live hold, or available → sold for a hold that
+ * lapsed while its buyer paid, if the sale rule still allows it. Decided on the booking's status
+ * as it is under the locks, so a cancel or expiry that raced the payment is seen. When the answer
+ * is no, the booking is marked `refund_due_at` under the same locks: from then on no later visit
+ * can revive it, and the money is given back.
+ */
+export async function confirmSale(
+  em: EntityManager,
+  bookingId: string,
+  captureId: string | null,
+  now: Date,
+): Promise<ConfirmResult> {
+  return em.transactional(async (tx) => {
+    const [info] = await tx.execute<{ event_id: string }[]>('SELECT event_id FROM bookings WHERE id = ?', [bookingId]);
+    if (!info) return 'not_open';
+    const event = await lockInventory(tx, info.event_id);
+    const [row] = await tx.execute<{ status: string; quantity: number; user_id: string; refund_due_at: unknown }[]>(
+      'SELECT status, quantity, user_id, refund_due_at FROM bookings WHERE id = ? FOR UPDATE',
+      [bookingId],
+    );
+    if (!row) return 'not_open';
+    if (row.status === 'CONFIRMED') return 'already_confirmed';
+    const refuse = async (result: ConfirmResult) => {
+      await tx.execute('UPDATE bookings SET refund_due_at = coalesce(refund_due_at, ?) WHERE id = ?', [now, bookingId]);
+      return result;
+    };
+    if (row.status === 'EXPIRED') {
+      if (row.refund_due_at) return 'not_open';
+      const buyer = await buyerFacts(tx, row.user_id, info.event_id, now);
+      if (judgeSale({ event, owned: buyer.owned, hasOpenHold: false }, row.quantity, now, 'revive'))
+        return refuse('no_tickets');
+      // available → sold: the rule allowed it under this lock
+      await tx.execute('UPDATE events SET available = available - ?, sold = sold + ?, updated_at = ? WHERE id = ?', [
+        row.quantity,
+        row.quantity,
+        now,
+        info.event_id,
+      ]);
+    } else if (row.status === 'HELD') {
+      // held → sold: these tickets were taken off sale for this booking when it was held
+      await tx.execute('UPDATE events SET held = held - ?, sold = sold + ?, updated_at = ? WHERE id = ?', [
+        row.quantity,
+        row.quantity,
+        now,
+        info.event_id,
+      ]);
+    } else {
+      return refuse('not_open');
+    }
+    await tx.execute(
+      `UPDATE bookings SET status = 'CONFIRMED', paypal_capture_id = ?, confirmed_at = ?, updated_at = ?
+        WHERE id = ? AND status = ?`,
+      [captureId, now, now, bookingId, row.status],
+    );
+    return 'confirmed';
+  }, join());
+}
+
+/**
+ * Whether a lapsed hold could be revived now, asked before any money is taken (no lock: the
+ * confirmation decides again under it).
+ */
+export async function canRevive(em: EntityManager, booking: Booking, now: Date): Promise<boolean> {
+  if (booking.refundDueAt) return false;
+  const [row] = await em.execute<InventoryRow[]>(`SELECT ${INVENTORY_COLUMNS} FROM events WHERE id = ?`, [
+    booking.eventId,
+  ]);
+  const buyer = await buyerFacts(em, booking.userId, booking.eventId, now);
+  const facts: SaleFacts = { event: row ? toInventory(row) : null, owned: buyer.owned, hasOpenHold: false };
+  return judgeSale(facts, booking.quantity, now, 'revive') === null;
+}
+
+export type RefundMove = { refunded: boolean; ticketsReturned: boolean };
+
+/**
+ * A paid booking's money went back: CONFIRMED → REFUNDED, once. Its tickets go back on sale
+ * (sold → available) while the event is still ahead; after it started they stay counted as sold.
+ */
+export async function refundSale(em: EntityManager, bookingId: string, now: Date): Promise<RefundMove> {
+  return em.transactional(async (tx) => {
+    const [info] = await tx.execute<{ event_id: string }[]>('SELECT event_id FROM bookings WHERE id = ?', [bookingId]);
+    if (!info) return { refunded: false, ticketsReturned: false };
+    const event = await lockInventory(tx, info.event_id);
+    const [row] = await tx.execute<{ quantity: number }[]>(
+      `UPDATE bookings SET status = 'REFUNDED', refunded_at = ?, updated_at = ?
+        WHERE id = ? AND status = 'CONFIRMED' RETURNING quantity`,
+      [now, now, bookingId],
+    );
+    if (!row) return { refunded: false, ticketsReturned: false };
+    const ahead = event !== null && event.startsAt.getTime() > now.getTime();
+    // sold → available for exactly the booking this transaction moved off CONFIRMED
+    if (ahead)
+      await tx.execute('UPDATE events SET available = available + ?, sold = sold - ?, updated_at = ? WHERE id = ?', [
+        row.quantity,
+        row.quantity,
+        now,
+        info.event_id,
+      ]);
+    return { refunded: true, ticketsReturned: ahead };
+  }, join());
+}
+
+/** The counts a new event opens with: every ticket on sale. */
+export function openingInventory(capacity: number) {
+  return { capacity, available: capacity, held: 0, sold: 0 };
+}
+
+export type ResizeResult = { ok: true } | { ok: false; held: number; sold: number };
+
+/**
+ * Sets an event's capacity; what is not held or sold is on sale. Refused below the tickets already
+ * held or sold. Protects: available + held + sold = capacity with available ≥ 0.
+ */
+export async function resizeInventory(
+  em: EntityManager,
+  eventId: string,
+  capacity: number,
+  now: Date,
+): Promise<ResizeResult> {
+  return em.transactional(async (tx) => {
+    await lockInventory(tx, eventId);
+    const [row] = await tx.execute<{ held: number; sold: number; resized: boolean }[]>(
+      `WITH current AS (SELECT held, sold FROM events WHERE id = ?),
+            resized AS (
+              UPDATE events SET capacity = ?, available = ? - held - sold, updated_at = ?
+               WHERE id = ? AND held + sold <= ? RETURNING id)
+       SELECT current.held, current.sold, EXISTS (SELECT 1 FROM resized) AS resized FROM current`,
+      [eventId, capacity, capacity, now, eventId, capacity],
+    );
+    if (!row || row.resized) return { ok: true };
+    return { ok: false, held: row.held, sold: row.sold };
+  }, join());
+}

@@ -1,0 +1,103 @@
+import { Hono } from 'hono';
+import { minorToPayPal, payPalToMinor } from './money.ts';
+import type { Operation, SimEnv } from './operations.ts';
+import { type Clock, isoTime, randomId, type SimRefund, type SimStore } from './state.ts';
+import {
+  checkAmount,
+  issue,
+  notFound,
+  paypalError,
+  RefundBody,
+  readJson,
+  requestIdOf,
+  schemaDetails,
+  type Views,
+  wantsRepresentation,
+} from './wire.ts';
+
+/** Payments v2: read a capture, refund it (fully or in part), read a refund. */
+export function paymentsRoutes(deps: {
+  store: SimStore;
+  views: Views;
+  operation: Operation;
+  clock: Clock;
+}): Hono<SimEnv> {
+  const { store, views, operation, clock } = deps;
+  const app = new Hono<SimEnv>();
+
+  app.get(
+    '/v2/payments/captures/:id',
+    operation('getCapture', true, (c) => {
+      const id = c.req.param('id') ?? '';
+      const capture = store.capture(id);
+      return capture ? c.json(views.captureJson(capture)) : notFound(c, id);
+    }),
+  );
+
+  app.post(
+    '/v2/payments/captures/:id/refund',
+    operation('refundCapture', true, async (c) => {
+      const id = c.req.param('id') ?? '';
+      const read = await readJson(c);
+      if (!read.ok) return read.response;
+      const capture = store.capture(id);
+      if (!capture) return notFound(c, id);
+      const requestId = requestIdOf(c);
+      const key = requestId ? `refund:${id}:${requestId}` : null;
+      const replay = key ? store.replay(key) : undefined;
+      if (replay) return c.json(replay.body as object, 201);
+
+      const parsed = RefundBody.safeParse(read.body);
+      if (!parsed.success) return paypalError(c, 400, schemaDetails(parsed.error, read.body));
+      if (capture.status === 'REFUNDED') return issue(c, 422, 'CAPTURE_FULLY_REFUNDED');
+      if (capture.status === 'PENDING') return issue(c, 422, 'PENDING_CAPTURE');
+      if (capture.status === 'DECLINED') return issue(c, 422, 'REFUND_NOT_ALLOWED');
+
+      const currency = capture.amount.currency_code;
+      const refunded = capture.refunds.reduce((sum, refund) => sum + payPalToMinor(refund.amount.value, currency), 0);
+      const remaining = payPalToMinor(capture.amount.value, currency) - refunded;
+      let amountMinor = remaining;
+      if (parsed.data.amount) {
+        if (parsed.data.amount.currency_code !== currency) {
+          return issue(c, 422, 'CURRENCY_MISMATCH', { field: '/amount/currency_code', location: 'body' });
+        }
+        const checked = checkAmount(parsed.data.amount, '/amount');
+        if ('detail' in checked) return paypalError(c, 422, [checked.detail]);
+        amountMinor = payPalToMinor(checked.value, currency);
+        if (amountMinor > remaining) {
+          return issue(c, 422, 'REFUND_AMOUNT_EXCEEDED', {
+            field: '/amount/value',
+            value: checked.value,
+            location: 'body',
+          });
+        }
+      }
+      const time = isoTime(clock);
+      const refund: SimRefund = {
+        id: randomId(17),
+        captureId: capture.id,
+        status: 'COMPLETED',
+        amount: { currency_code: currency, value: minorToPayPal(amountMinor, currency) },
+        noteToPayer: parsed.data.note_to_payer ?? null,
+        createTime: time,
+      };
+      capture.status = amountMinor === remaining ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
+      capture.updateTime = time;
+      store.addRefund(capture, refund);
+      const body = views.refundJson(refund, wantsRepresentation(c));
+      if (key) store.remember(key, body);
+      return c.json(body, 201);
+    }),
+  );
+
+  app.get(
+    '/v2/payments/refunds/:id',
+    operation('getRefund', true, (c) => {
+      const id = c.req.param('id') ?? '';
+      const refund = store.refund(id);
+      return refund ? c.json(views.refundJson(refund, true)) : notFound(c, id);
+    }),
+  );
+
+  return app;
+}
