@@ -63,6 +63,7 @@ export const EnvSchema = z
     RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY: int(100, 0, 1_000_000),
     RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT_IP: int(10, 0, 1_000_000),
     RATE_LIMIT_PAYMENT_PER_MINUTE: int(60, 0, 1_000_000),
+    RATE_LIMIT_PAYMENTS_PER_USER_PER_HOUR: int(30, 0, 1_000_000),
     TRUST_PROXY: z
       .enum(['true', 'false'])
       .default('false')

@@ -87,6 +87,7 @@ export async function buildDeps({ config, orm, log, clock, selfUrl, devSecrets: 
     log,
     publicUrl: () => publicUrl,
     settling: new Map(),
+    onAlert: metrics.paymentAlert,
   };
 
   const count = async (sql: string) => Number((await orm.em.fork().execute<{ n: number }[]>(sql))[0]?.n ?? 0);
@@ -104,13 +105,14 @@ export async function buildDeps({ config, orm, log, clock, selfUrl, devSecrets: 
     pending: pool.waitingCount,
   }));
 
+  const rateLimiter = RateLimiter.postgres(pool);
   const deps: AppDeps = {
     config,
     orm,
     log,
     clock,
     tokens,
-    rateLimiter: RateLimiter.postgres(pool),
+    rateLimiter,
     metrics,
     geocoder: geocoderFromConfig(config),
     checkout,
@@ -119,6 +121,8 @@ export async function buildDeps({ config, orm, log, clock, selfUrl, devSecrets: 
       holdTtlMinutes: config.HOLD_TTL_MINUTES,
       payments: { startPayment: (em, booking) => startCheckout(checkout, em, booking) },
       onHoldOutcome: (outcome) => metrics.holdOutcome(outcome),
+      countPaymentStart: (userId) =>
+        rateLimiter.consume(`payments:start:user:${userId}`, config.RATE_LIMIT_PAYMENTS_PER_USER_PER_HOUR, 3_600_000),
     },
     paypalSimulator,
   };

@@ -25,6 +25,7 @@ export class Metrics {
   private readonly holds: Counter<'outcome'>;
   private readonly paypalCalls: Counter<'operation' | 'result'>;
   private readonly paypalDuration: Histogram<'operation' | 'result'>;
+  private readonly paymentAlerts: Counter<'kind'>;
 
   constructor(opts: { log?: Pick<Logger, 'warn'> } = {}) {
     this.log = opts.log;
@@ -58,7 +59,19 @@ export class Metrics {
       buckets: PAYPAL_BUCKETS,
       registers,
     });
+    this.paymentAlerts = new Counter({
+      name: 'boxoffice_payment_alerts_total',
+      help: 'Money our payments ledger records that PayPal cannot account for (order_missing: PayPal has no such order).',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.paymentAlerts.inc({ kind: 'order_missing' }, 0);
   }
+
+  /** Something about money needs a person: alert on any increase. */
+  readonly paymentAlert = (kind: 'order_missing'): void => {
+    this.paymentAlerts.inc({ kind });
+  };
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {
     this.httpDuration.observe({ method, route, status: String(status) }, seconds);

@@ -28,6 +28,8 @@ export type CheckoutDeps = {
   publicUrl: () => string;
   /** Settlements running in this process, so parallel visits for one booking share one run. */
   settling: Map<string, Promise<SettleOutcome>>;
+  /** Told when money on our books cannot be found at PayPal (a metric to alert on). */
+  onAlert?: (kind: 'order_missing') => void;
 };
 
 /** What became of money PayPal took for a booking that got no tickets. */
@@ -98,6 +100,17 @@ async function recordPayment(
      ON CONFLICT (provider, kind, provider_ref) DO UPDATE SET status = EXCLUDED.status WHERE payments.status = 'PENDING'`,
     [randomUUID(), row.bookingId, row.kind, row.ref, row.status, row.amountMinor, row.currency],
   );
+}
+
+/** Completed captures minus completed refunds on our books for a booking, in minor units. */
+async function moneyNotGivenBack(em: EntityManager, bookingId: string): Promise<number> {
+  const [row] = await em.execute<{ owed: number }[]>(
+    `SELECT (coalesce(sum(amount_minor) FILTER (WHERE kind = 'capture'), 0)
+           - coalesce(sum(amount_minor) FILTER (WHERE kind = 'refund'), 0))::int AS owed
+       FROM payments WHERE booking_id = ? AND status = 'COMPLETED'`,
+    [bookingId],
+  );
+  return row?.owed ?? 0;
 }
 
 /** Refunds the whole capture (request id `refund:<booking>`, so repeats are one refund) and records it. */
@@ -229,9 +242,16 @@ async function reconcile(
   try {
     order = await deps.gateway.getOrder(orderId);
   } catch (error) {
-    return payPalFailureKind(error) === 'not_found'
-      ? { kind: 'failed', booking, reason: 'unknown_order', refund: 'none' }
-      : { kind: 'unavailable', booking };
+    if (payPalFailureKind(error) !== 'not_found') return { kind: 'unavailable', booking };
+    // our ledger outranks a missing order: money we recorded as taken is followed until it is back
+    const owedMinor = await moneyNotGivenBack(em, bookingId);
+    if (owedMinor === 0) return { kind: 'failed', booking, reason: 'unknown_order', refund: 'none' };
+    deps.log.error(
+      { bookingId, orderId, owedMinor, status: booking.status },
+      'PayPal has no such order, but our payments ledger records money taken for this booking and not given back',
+    );
+    deps.onAlert?.('order_missing');
+    return { kind: 'unavailable', booking };
   }
   // an order that is not for this booking is never captured, refunded or counted
   if (order.customId !== booking.id) return { kind: 'failed', booking, reason: 'mismatch', refund: 'none' };
@@ -284,7 +304,9 @@ async function reconcile(
     return closed('done');
   }
   if (capture.status !== 'COMPLETED') {
-    // declined or failed at PayPal: no money moved, and PayPal will not try again
+    // declined or failed at PayPal: no money moved, and PayPal will not try again (a PENDING entry
+    // on our books learns that outcome)
+    await recordPayment(em, money);
     await releaseHold(em, bookingId, 'CANCELLED', now);
     return { kind: 'failed', booking: await reload(), reason: 'declined', refund: 'none' };
   }

@@ -133,3 +133,62 @@ describe('settlement when things fail in between', () => {
     expect(html).not.toContain('You have not been charged');
   });
 });
+
+describe('our ledger outranks what PayPal forgets', () => {
+  const alerts = async () => {
+    const text = await server.deps.metrics.render();
+    return Number(/boxoffice_payment_alerts_total\{kind="order_missing"\} (\d+)/.exec(text)?.[1] ?? 'NaN');
+  };
+  const reconcileJobs = async (bookingId: string) =>
+    (
+      await server.sql<{ n: number }>('SELECT count(*)::int AS n FROM graphile_worker.jobs WHERE key = ?', [
+        `reconcile-payment:${bookingId}`,
+      ])
+    )[0]?.n;
+
+  it('money we recorded as captured is still followed when PayPal no longer knows the order', async () => {
+    const held = await hold();
+    const back = await approve(held.orderId);
+    sim.failNext('captureOrder', { when: 'after', times: 3 }); // captured at PayPal, answer lost
+    expect((await visit(back)).body.state).toBe('unavailable');
+    const buyerToken = held.token;
+    expect((await server.http('POST', `/api/bookings/${held.bookingId}/cancel`, { token: buyerToken })).status).toBe(
+      200,
+    );
+    sim.failNext('refundCapture', { times: 3 });
+    await server.worker.runDue(); // finds the capture, records it, the refund fails
+    expect(await ledger(held.bookingId)).toEqual([{ kind: 'capture', status: 'COMPLETED' }]);
+    const before = await alerts();
+
+    sim.expireOrder(held.orderId); // PayPal (or a restarted offline PayPal) has lost the order
+    await letJobsRun(10);
+    // not settled: the job keeps following the money, and the alert counter says so
+    expect(await reconcileJobs(held.bookingId)).toBe(1);
+    expect(await alerts()).toBeGreaterThan(before);
+    expect(await ledger(held.bookingId)).toEqual([{ kind: 'capture', status: 'COMPLETED' }]);
+  });
+
+  it('an order PayPal does not know, with no money on our books, is settled with nothing to do', async () => {
+    const held = await hold();
+    expect((await server.http('POST', `/api/bookings/${held.bookingId}/cancel`, { token: held.token })).status).toBe(
+      200,
+    );
+    sim.expireOrder(held.orderId);
+    const before = await alerts();
+    await letJobsRun(3);
+    expect(await reconcileJobs(held.bookingId)).toBe(0);
+    expect(await alerts()).toBe(before);
+  });
+
+  it('a PENDING capture that PayPal declines later is recorded as DECLINED and the hold released', async () => {
+    const held = await hold();
+    sim.queueCapture({ orderId: held.orderId, status: 'PENDING' });
+    expect((await visit(await approve(held.orderId))).body.state).toBe('pending');
+    expect(await ledger(held.bookingId)).toEqual([{ kind: 'capture', status: 'PENDING' }]);
+    sim.settleCapture(captureOf(held.orderId)!.id, 'DECLINED');
+    await letJobsRun(6);
+    expect(await ledger(held.bookingId)).toEqual([{ kind: 'capture', status: 'DECLINED' }]);
+    expect(await statusOf(held.bookingId)).toBe('CANCELLED');
+    expect(await expectBalanced(server, held.eventId)).toMatchObject({ held: 0, sold: 0 });
+  });
+});

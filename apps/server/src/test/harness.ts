@@ -93,6 +93,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY: '0',
     RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT_IP: '0',
     RATE_LIMIT_PAYMENT_PER_MINUTE: '0',
+    RATE_LIMIT_PAYMENTS_PER_USER_PER_HOUR: '0',
     LOG_LEVEL: 'silent',
     // the simulator as tests want it: fault injection on, state in memory only
     PAYPAL_SIMULATOR_FAULTS: 'true',

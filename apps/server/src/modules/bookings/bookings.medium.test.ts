@@ -4,6 +4,7 @@ import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectBalanced, makeBuyers, seedEvent } from '../../test/fixtures.ts';
 import { type MediumServer, startMediumServer } from '../../test/medium.ts';
+import { takeTickets } from '../inventory/ledger.ts';
 
 // The medium tier: the bookings procedures through createCaller on the real PostgreSQL, no HTTP.
 let server: MediumServer;
@@ -50,5 +51,33 @@ describe('bookings through createCaller', () => {
     expect(await codeOf(caller.bookings.create({ eventId: tiny, quantity: 0 }))).toBe('INVALID_QUANTITY');
     const anonymous = await server.callerFor(null);
     expect(await codeOf(anonymous.bookings.create({ eventId: tiny }))).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('a hold whose payment was never started', () => {
+  it('gets its payment link when the owner next reads it (the request died after the hold committed)', async () => {
+    const eventId = await seedEvent(server, { capacity: 5, priceMinor: 1500 });
+    const [buyer] = await makeBuyers(server, 1);
+    const now = server.deps.clock.now();
+    // the hold as the ledger leaves it, before any payment was created for it
+    const taken = await takeTickets(server.deps.orm.em.fork(), {
+      userId: buyer!.id,
+      eventId,
+      quantity: 2,
+      now,
+      holdExpiresAt: new Date(now.getTime() + 15 * 60_000),
+    });
+    if (!taken.ok) throw new Error(taken.refusal.reason);
+    const caller = await server.callerFor({ id: buyer!.id, role: 'user' });
+    const read = await caller.bookings.get({ bookingId: taken.booking.id });
+    expect(read.status).toBe('HELD');
+    expect(read.paymentUrl).toMatch(/^https?:\/\//);
+    const [row] = await server.sql<{ paypal_order_id: string | null }>(
+      'SELECT paypal_order_id FROM bookings WHERE id = ?',
+      [taken.booking.id],
+    );
+    expect(row?.paypal_order_id).toBeTruthy();
+    // a second read finds the same order
+    expect((await caller.bookings.get({ bookingId: taken.booking.id })).paymentUrl).toBe(read.paymentUrl);
   });
 });

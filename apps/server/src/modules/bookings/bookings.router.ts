@@ -30,6 +30,7 @@ export const bookingsRouter = router({
         'EVENT_PAST',
         'IDEMPOTENCY_KEY_REUSED',
         'PAYMENT_PROVIDER_ERROR',
+        'RATE_LIMITED',
       ],
       openapi: {
         method: 'POST',

@@ -35,6 +35,11 @@ export type BookingsConfig = {
   holdTtlMinutes: number;
   payments: PaymentPort | null;
   onHoldOutcome?: (outcome: HoldOutcome) => void;
+  /**
+   * Counts one payment started for the buyer and throws RATE_LIMITED past their limit, so holding
+   * and cancelling in a loop cannot create payment orders without end.
+   */
+  countPaymentStart?: (userId: string) => Promise<void>;
 };
 
 export type BookingDeps = BookingsConfig & { em: EntityManager };
@@ -81,8 +86,7 @@ export async function createBooking(
   checkQuantity(quantity);
   const run = async () => {
     const booking = await takeTicketsFor(deps, actor, input.eventId, quantity);
-    if (booking.status === 'HELD' && deps.payments)
-      booking.paymentUrl = await deps.payments.startPayment(deps.em, booking);
+    if (booking.status === 'HELD') await attachPayment(deps, booking);
     return toBookingDto(booking);
   };
   const key = input.idempotencyKey ?? (headerKey === null ? undefined : checkHeaderKey(headerKey));
@@ -98,6 +102,18 @@ export async function createBooking(
     },
     run,
   );
+}
+
+/** Starts the payment of a hold (within the buyer's limit; over it, the hold is released). */
+async function attachPayment(deps: BookingDeps, booking: Booking): Promise<void> {
+  if (!deps.payments) return;
+  try {
+    await deps.countPaymentStart?.(booking.userId);
+  } catch (error) {
+    await releaseHold(deps.em, booking.id, 'CANCELLED', deps.clock.now());
+    throw error;
+  }
+  booking.paymentUrl = await deps.payments.startPayment(deps.em, booking);
 }
 
 /** The Idempotency-Key header obeys the same rules as the input field. */
@@ -123,6 +139,10 @@ export async function getBooking(deps: BookingDeps, actor: AuthUser, bookingId: 
     await releaseLapsedHolds(deps.em, { userId: booking.userId }, deps.clock.now());
     await deps.em.refresh(booking);
   }
+  // a hold whose payment was never started (its request died after the hold committed) gets its
+  // link now; the payment's request id makes this the same order if the first attempt got through
+  if (booking.status === 'HELD' && !booking.paypalOrderId && deps.payments && booking.userId === actor.id)
+    booking.paymentUrl = await deps.payments.startPayment(deps.em, booking);
   return toBookingDto(booking);
 }
 

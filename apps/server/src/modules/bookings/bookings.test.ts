@@ -309,3 +309,35 @@ describe('idempotency', () => {
     expect(a.body.result.data.id).toBe(b.body.result.data.id);
   });
 });
+
+describe('payments started per buyer are limited', () => {
+  let limited: TestServer;
+  beforeAll(async () => {
+    limited = await startTestServer({ env: { RATE_LIMIT_PAYMENTS_PER_USER_PER_HOUR: '3' } });
+  });
+  afterAll(() => limited?.close());
+
+  it('holding and cancelling in a loop stops at the limit: 429, the hold released, no PayPal order made', async () => {
+    const eventId = await seedEvent(limited, { capacity: 10 });
+    const [buyer] = await makeBuyers(limited, 1);
+    const hold = () =>
+      limited.http('POST', `/api/events/${eventId}/book`, { token: buyer!.token, body: { quantity: 1 } });
+    for (let i = 0; i < 3; i++) {
+      const res = await hold();
+      expect(res.status).toBe(200);
+      expect((await limited.http('POST', `/api/bookings/${res.body.id}/cancel`, { token: buyer!.token })).status).toBe(
+        200,
+      );
+    }
+    const fourth = await hold();
+    expect(fourth.status).toBe(429);
+    expect(fourth.body.error.code).toBe('RATE_LIMITED');
+    expect(fourth.headers.get('retry-after')).toBeTruthy();
+    expect(limited.deps.paypalSimulator!.controls.orders()).toHaveLength(3);
+    expect(await expectBalanced(limited, eventId)).toMatchObject({ available: 10, held: 0 });
+    // another buyer is not affected
+    const [other] = await makeBuyers(limited, 1);
+    const theirs = await limited.http('POST', `/api/events/${eventId}/book`, { token: other!.token, body: {} });
+    expect(theirs.status).toBe(200);
+  });
+});
