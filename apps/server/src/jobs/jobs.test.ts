@@ -26,6 +26,10 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 
+/** A worker on this file's database that runs what is due by the test clock. */
+const clockWorker = (handlers: JobHandlers) =>
+  new ClockJobWorker({ databaseUrl: server.databaseUrl, clock, log: createLogger('silent'), handlers });
+
 function deferred() {
   let resolve: () => void = () => {};
   const promise = new Promise<void>((r) => {
@@ -72,12 +76,7 @@ const jobsOf = (bookingId: string) =>
 describe('scheduling a job', () => {
   it('in a transaction that rolls back schedules nothing; one that commits schedules it', async () => {
     const { handlers, of } = recording();
-    const worker = new ClockJobWorker({
-      databaseUrl: server.databaseUrl,
-      clock,
-      log: createLogger('silent'),
-      handlers,
-    });
+    const worker = clockWorker(handlers);
     const rolledBack = randomUUID();
     await expect(
       inTransaction(async (tx) => {
@@ -100,12 +99,7 @@ describe('scheduling a job', () => {
 
   it('again with the same key, while it waits, moves it (one job, the new time)', async () => {
     const { handlers, of } = recording();
-    const worker = new ClockJobWorker({
-      databaseUrl: server.databaseUrl,
-      clock,
-      log: createLogger('silent'),
-      handlers,
-    });
+    const worker = clockWorker(handlers);
     const bookingId = randomUUID();
     const at = (minutes: number) => new Date(clock.now().getTime() + minutes * 60_000);
     await inTransaction((tx) => scheduleJob(tx, 'expire-hold', { bookingId }, { runAt: at(10), jobKey: bookingId }));
@@ -146,12 +140,7 @@ describe('scheduling a job', () => {
         }
       },
     });
-    const worker = new ClockJobWorker({
-      databaseUrl: server.databaseUrl,
-      clock,
-      log: createLogger('silent'),
-      handlers,
-    });
+    const worker = clockWorker(handlers);
     const bookingId = randomUUID();
     await inTransaction((tx) =>
       scheduleJob(tx, 'expire-hold', { bookingId }, { runAt: clock.now(), jobKey: bookingId }),
@@ -238,12 +227,7 @@ describe('running jobs', () => {
         if (failures-- > 0) throw new Error('PayPal is away');
       },
     });
-    const worker = new ClockJobWorker({
-      databaseUrl: server.databaseUrl,
-      clock,
-      log: createLogger('silent'),
-      handlers,
-    });
+    const worker = clockWorker(handlers);
     const bookingId = randomUUID();
     await inTransaction((tx) => scheduleJob(tx, 'reconcile-payment', { bookingId }, { runAt: clock.now() }));
     await worker.runDue();
@@ -261,12 +245,7 @@ describe('running jobs', () => {
 
   it('a job whose worker died while running it runs again once the lease has passed', async () => {
     const { handlers, of } = recording();
-    const worker = new ClockJobWorker({
-      databaseUrl: server.databaseUrl,
-      clock,
-      log: createLogger('silent'),
-      handlers,
-    });
+    const worker = clockWorker(handlers);
     const bookingId = randomUUID();
     const { jobId } = await inTransaction((tx) =>
       scheduleJob(tx, 'expire-hold', { bookingId }, { runAt: clock.now(), jobKey: bookingId }),
