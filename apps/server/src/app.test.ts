@@ -37,7 +37,7 @@ describe('HTTP host', () => {
     // errors are documented in the shape REST actually answers
     expect(body.components.schemas.Error.properties.error.properties.code.enum).toContain('SOLD_OUT');
     const book = body.paths['/events/{eventId}/book'].post.responses;
-    expect(Object.keys(book)).toEqual(['200', '400', '401', '404', '409', '410', '422', '500', '502']);
+    expect(Object.keys(book)).toEqual(['200', '400', '401', '404', '409', '410', '422', '429', '500', '502']);
     expect(book['409'].description).toContain('SOLD_OUT');
     expect(body.paths['/auth/login'].post.security).toBeUndefined();
     expect(body.paths['/auth/me'].get.security).toEqual([{ Authorization: [] }]);

