@@ -1,4 +1,4 @@
 // Entry point of `pnpm bench`: checks the Node version before anything TypeScript is loaded.
 import './node-check.mjs';
 
-await import('../src/bench/holds.bench.ts');
+await import('../src/bench/run.ts');

@@ -11,10 +11,12 @@ import { secureHeaders } from 'hono/secure-headers';
 import type { AppDeps } from './deps.ts';
 import { docsInitScript, docsPage } from './docs.ts';
 import { errorBody, errorHeaders, toDomainError } from './errors.ts';
+import { createCachePolicy } from './http-cache.ts';
 import { clientIp } from './lib/client-ip.ts';
 import { openApiDocument } from './openapi.ts';
 import { paypalRedirectRoutes } from './payments/paypal/paypal-redirects.router.ts';
 import { SIMULATOR_MOUNT_PATH } from './payments/paypal/paypal-settings.ts';
+import { paypalWebhookRoutes } from './payments/webhooks/webhooks.router.ts';
 import { createRestHandler } from './rest.ts';
 import { createContextInner, type RequestFacts } from './trpc/context.ts';
 import { appRouter } from './trpc/root.ts';
@@ -65,6 +67,8 @@ export function buildApp(deps: AppDeps): Hono<Env> {
     c.header('X-Request-Id', requestId);
     const started = performance.now();
     await next();
+    // on the answer itself too: one a route built (tRPC, REST) does not carry the headers set above
+    c.res.headers.set('X-Request-Id', requestId);
     deps.metrics.observeRequest(c.req.method, c.req.routePath, c.res.status, (performance.now() - started) / 1000);
     // path only: query strings may carry PayPal tokens and are not worth the risk
     log.info(
@@ -92,32 +96,42 @@ export function buildApp(deps: AppDeps): Hono<Env> {
       crossOriginEmbedderPolicy: false,
     }),
   );
-  app.use(
-    '*',
-    cors({
-      origin: (origin) => (config.CORS_ORIGINS.includes(origin) ? origin : null),
-      allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id', 'trpc-accept'],
-      allowMethods: ['GET', 'POST', 'PATCH', 'OPTIONS'],
-      exposeHeaders: ['X-Request-Id', 'Retry-After'],
-      maxAge: 600,
-    }),
-  );
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: config.BODY_LIMIT_BYTES,
-      onError: (c) =>
-        sendError(c, new DomainError('PAYLOAD_TOO_LARGE', `Body larger than ${config.BODY_LIMIT_BYTES} bytes`)),
-    }),
-  );
-  app.use('/api/*', async (c, next) => {
-    await next();
-    c.header('Cache-Control', 'no-store');
+  const crossOrigin = cors({
+    origin: (origin) => (config.CORS_ORIGINS.includes(origin) ? origin : null),
+    allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id', 'trpc-accept'],
+    allowMethods: ['GET', 'POST', 'PATCH', 'OPTIONS'],
+    exposeHeaders: ['X-Request-Id', 'Retry-After'],
+    maxAge: 600,
   });
-  app.use('/trpc/*', async (c, next) => {
+  app.use('*', async (c, next) => {
+    // a browser on another origin says which: CORS is for it
+    if (c.req.header('origin') !== undefined) return crossOrigin(c, next);
     await next();
-    c.header('Cache-Control', 'no-store');
+    // nothing to allow without an Origin, but no cache may hand this answer to a request with one
+    // (said on the answer itself: hono's cors does it through c.header, which rebuilds every finished
+    // response around a body stream, a tenth of a cached read's CPU)
+    c.res.headers.append('Vary', 'Origin');
   });
+  const tooLarge = (c: HonoContext<Env>) =>
+    sendError(c, new DomainError('PAYLOAD_TOO_LARGE', `Body larger than ${config.BODY_LIMIT_BYTES} bytes`));
+  const limitStreamedBody = bodyLimit({ maxSize: config.BODY_LIMIT_BYTES, onError: tooLarge });
+  // a declared length is checked from the header, and a GET has no body: only a streamed body is
+  // counted as it arrives (hono's bodyLimit asks for the body stream first, which on node turns
+  // every request, reads included, into a full web Request: a tenth of a hold's CPU)
+  app.use('*', async (c, next) => {
+    const length = c.req.header('content-length');
+    if (length !== undefined && !c.req.header('transfer-encoding'))
+      return Number.parseInt(length, 10) > config.BODY_LIMIT_BYTES ? tooLarge(c) : next();
+    if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') return next();
+    return limitStreamedBody(c, next);
+  });
+  // never stored, except the public catalogue reads: briefly cached, with an ETag (http-cache.ts)
+  const cachePolicy = createCachePolicy({ keepMs: config.PUBLIC_CACHE_SECONDS * 1000 });
+  app.use('/api/*', cachePolicy);
+  app.use('/trpc/*', cachePolicy);
+
+  // PayPal's webhooks: verified on the raw body, so mounted before any route that reads a body
+  app.route('/webhooks/paypal', paypalWebhookRoutes(deps, deps.paypalWebhooks));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   // browsers ask for it on every page we serve; answering "nothing" keeps their consoles clean
@@ -204,10 +218,13 @@ export function buildApp(deps: AppDeps): Hono<Env> {
   // REST: the same procedures through the OpenAPI adapter; its error bodies are reshaped to ours.
   const rest = createRestHandler('/api', log);
   // which methods a REST path answers to, from the OpenAPI document, to tell 405 from 404
-  const restRoutes = Object.entries(openApiDocument(config.publicUrl).paths ?? {}).map(([template, item]) => ({
-    pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`),
-    methods: Object.keys(item ?? {}).map((method) => method.toUpperCase()),
-  }));
+  // (the document's routes outside /api name their own server and are left out)
+  const restRoutes = Object.entries(openApiDocument(config.publicUrl).paths ?? {})
+    .filter(([, item]) => !item?.servers)
+    .map(([template, item]) => ({
+      pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+      methods: Object.keys(item ?? {}).map((method) => method.toUpperCase()),
+    }));
   const restMethodsFor = (path: string) =>
     restRoutes.filter((route) => route.pattern.test(path)).flatMap((route) => route.methods);
   const restHandler = async (c: HonoContext<Env>, req: Request) => {

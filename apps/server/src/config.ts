@@ -46,6 +46,13 @@ export const EnvSchema = z
     // counting as a replay (which revokes the family): parallel refreshes, a retried lost answer
     REFRESH_TOKEN_GRACE_SECONDS: int(10, 0, 300),
     HOLD_TTL_MINUTES: int(15, 1, 24 * 60),
+    // how long this server answers a public catalogue read from memory (0: never); see http-cache.ts
+    PUBLIC_CACHE_SECONDS: int(1, 0, 60),
+    // holds for one event that arrive while a transaction for it is in flight share the next one
+    HOLD_BATCHING: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((value) => value === 'true'),
     CORS_ORIGINS: z
       .string()
       .default('')
@@ -78,11 +85,24 @@ export const EnvSchema = z
     PAYPAL_ENV: z.enum(['sandbox', 'live']).default('sandbox'),
     PAYPAL_API_BASE_URL: optionalString.pipe(z.url().optional()),
     PAYPAL_TIMEOUT_MS: int(10_000, 100, 120_000),
+    // the id of the webhook (developer.paypal.com → the app → Webhooks) that sends to /webhooks/paypal;
+    // signatures are made for it, so it is required to accept webhooks with real credentials
+    PAYPAL_WEBHOOK_ID: optionalString.pipe(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9-]{1,50}$/, 'expected the webhook id PayPal shows, e.g. 8PT597110X687430LKGECATA')
+        .optional(),
+    ),
     PAYPAL_SIMULATOR: z.enum(['true', 'false']).optional(),
     // fault injection in the built-in simulator (/paypal-sim/__sim/*): tests and local experiments only
     PAYPAL_SIMULATOR_FAULTS: z
       .enum(['true', 'false'])
       .default('false')
+      .transform((value) => value === 'true'),
+    // the built-in simulator sends its webhooks (approvals, captures, refunds) to this server's /webhooks/paypal
+    PAYPAL_SIMULATOR_WEBHOOKS: z
+      .enum(['true', 'false'])
+      .default('true')
       .transform((value) => value === 'true'),
     // the built-in simulator keeps its orders in DATA_DIR/paypal-simulator.json: payment links survive a restart
     PAYPAL_SIMULATOR_PERSIST: z
@@ -126,6 +146,12 @@ export const EnvSchema = z
         code: 'custom',
         path: ['PAYPAL_CLIENT_ID'],
         message: 'required in production (or PAYPAL_SIMULATOR=true to take no real money on purpose)',
+      });
+    if (env.PAYPAL_CLIENT_ID && !env.PAYPAL_WEBHOOK_ID)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PAYPAL_WEBHOOK_ID'],
+        message: 'required in production with PayPal credentials (the webhook that sends to /webhooks/paypal)',
       });
     if (env.PAYPAL_SIMULATOR_FAULTS)
       ctx.addIssue({

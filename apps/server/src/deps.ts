@@ -12,14 +12,27 @@ import type { Logger } from './logger.ts';
 import { TokenService } from './modules/auth/tokens.ts';
 import { bookingJobs } from './modules/bookings/bookings.jobs.ts';
 import type { BookingsConfig } from './modules/bookings/bookings.service.ts';
+import type { EventRefundPort } from './modules/events/events.service.ts';
 import type { Geocoder } from './modules/events/geocoder.ts';
 import { geocoderFromConfig } from './modules/events/geocoder.ts';
+import { createHoldQueue } from './modules/inventory/hold-queue.ts';
 import type { CheckoutDeps } from './payments/checkout.service.ts';
-import { startCheckout } from './payments/checkout.service.ts';
+import { paymentStartUrl, startCheckout } from './payments/checkout.service.ts';
 import { paymentJobs } from './payments/payments.jobs.ts';
 import { createPayPalGateway } from './payments/paypal/gateway.ts';
 import { resolvePayPalSettings } from './payments/paypal/paypal-settings.ts';
 import { createReferenceSigner } from './payments/paypal/reference.ts';
+import { reconcilePayments } from './payments/reconcile.ts';
+import {
+  eventRefundProgress,
+  paymentRecords,
+  type RefundsDeps,
+  refundBooking,
+  refundViews,
+  scheduleEventRefunds,
+} from './payments/refunds.service.ts';
+import { createWebhookVerifier, type WebhookVerifier } from './payments/webhooks/verifier.ts';
+import { resolveWebhookSettings } from './payments/webhooks/webhook-settings.ts';
 /**
  * Every long-lived collaborator, built once per process by `buildDeps` below and handed to the
  * transports (trpc/, the Hono routes), which import this type and nothing that builds it.
@@ -36,6 +49,12 @@ export type AppDeps = {
   /** Null when no GOOGLE_MAPS_API_KEY is configured: coordinates come from the input or stay empty. */
   geocoder: Geocoder | null;
   checkout: CheckoutDeps;
+  /** Refunds (admin, event cancellation, PayPal's own) on top of checkout. */
+  refunds: RefundsDeps;
+  /** Checks PayPal webhook deliveries; null without a webhook id (real PayPal needs PAYPAL_WEBHOOK_ID). */
+  paypalWebhooks: WebhookVerifier | null;
+  /** What cancelling an event asks of payments. */
+  eventRefunds: EventRefundPort;
   /** The bookings service's collaborators (payments arrive as a port). */
   bookings: BookingsConfig;
   /** The offline PayPal, served under /paypal-sim when no PayPal credentials are configured. */
@@ -80,6 +99,9 @@ export async function buildDeps({ config, orm, log, clock, selfUrl, devSecrets: 
   // offline mode: the PayPal simulator in this process (the only place the server imports it)
   const paypalSimulator = paypal.simulator ? createPayPalSimulator({ ...paypal.simulator, clock, log }) : null;
   const metrics = new Metrics({ log });
+  // MikroORM's own pg pool: the same connections every query, the rate limiter's included, uses
+  const pool = await orm.em.getConnection().getNativeClient();
+  const rateLimiter = RateLimiter.postgres(pool);
   const checkout: CheckoutDeps = {
     gateway: createPayPalGateway({ ...paypal, log, observeCall: metrics.observePayPalCall }),
     signer: createReferenceSigner(tokens.derivedKey('paypal-return-ref')),
@@ -88,7 +110,16 @@ export async function buildDeps({ config, orm, log, clock, selfUrl, devSecrets: 
     publicUrl: () => publicUrl,
     settling: new Map(),
     onAlert: metrics.paymentAlert,
+    countPaymentStart: (userId) =>
+      rateLimiter.consume(`payments:start:user:${userId}`, config.RATE_LIMIT_PAYMENTS_PER_USER_PER_HOUR, 3_600_000),
   };
+
+  const refunds: RefundsDeps = { checkout, refunding: new Map() };
+  const webhooks = resolveWebhookSettings(config, paypalSimulator);
+  // offline mode: the simulator delivers to this process, signed for this webhook id
+  if (paypalSimulator && webhooks && config.PAYPAL_SIMULATOR_WEBHOOKS)
+    paypalSimulator.addWebhook({ url: `${selfUrl.replace(/\/+$/, '')}/webhooks/paypal`, id: webhooks.webhookId });
+  const paypalWebhooks = webhooks ? createWebhookVerifier({ ...webhooks, clock, log }) : null;
 
   const count = async (sql: string) => Number((await orm.em.fork().execute<{ n: number }[]>(sql))[0]?.n ?? 0);
   metrics.gauge('boxoffice_holds_open', 'Bookings currently HELD.', () =>
@@ -97,15 +128,12 @@ export async function buildDeps({ config, orm, log, clock, selfUrl, devSecrets: 
   metrics.gauge('boxoffice_jobs_pending', 'Jobs not yet done (hold expiry and others).', () =>
     count('SELECT count(*)::int AS n FROM graphile_worker.jobs'),
   );
-  // MikroORM's own pg pool: the same connections every query, the rate limiter's included, uses
-  const pool = await orm.em.getConnection().getNativeClient();
   metrics.labeledGauge('boxoffice_db_pool_connections', 'Database pool connections by state.', 'state', async () => ({
     used: pool.totalCount - pool.idleCount,
     free: pool.idleCount,
     pending: pool.waitingCount,
   }));
 
-  const rateLimiter = RateLimiter.postgres(pool);
   const deps: AppDeps = {
     config,
     orm,
@@ -116,13 +144,24 @@ export async function buildDeps({ config, orm, log, clock, selfUrl, devSecrets: 
     metrics,
     geocoder: geocoderFromConfig(config),
     checkout,
+    refunds,
+    paypalWebhooks,
+    eventRefunds: { scheduleEventRefunds, refundProgress: eventRefundProgress },
     bookings: {
       clock,
       holdTtlMinutes: config.HOLD_TTL_MINUTES,
-      payments: { startPayment: (em, booking) => startCheckout(checkout, em, booking) },
+      payments: {
+        paymentLink: (booking) => paymentStartUrl(checkout, booking.id),
+        startPayment: (em, booking) => startCheckout(checkout, em, booking),
+      },
+      paymentsAdmin: {
+        refund: (em, bookingId, request) => refundBooking(refunds, em, bookingId, request),
+        reconcile: (em, input) => reconcilePayments(refunds, em, input),
+        paymentRecords,
+        refunds: refundViews,
+      },
       onHoldOutcome: (outcome) => metrics.holdOutcome(outcome),
-      countPaymentStart: (userId) =>
-        rateLimiter.consume(`payments:start:user:${userId}`, config.RATE_LIMIT_PAYMENTS_PER_USER_PER_HOUR, 3_600_000),
+      holdQueue: config.HOLD_BATCHING ? createHoldQueue({ fork: () => orm.em.fork() }) : null,
     },
     paypalSimulator,
   };
@@ -130,7 +169,7 @@ export async function buildDeps({ config, orm, log, clock, selfUrl, devSecrets: 
   // each module brings the handlers of its own jobs; the type demands one for every task
   const jobHandlers: JobHandlers = {
     ...bookingJobs({ orm, clock }),
-    ...paymentJobs({ orm, checkout }),
+    ...paymentJobs({ orm, checkout, refunds }),
     ...housekeepingJobs({ orm, clock }),
   };
   return { deps, jobHandlers, close: async () => paypalSimulator?.close() };

@@ -71,9 +71,13 @@ export function createRestHandler(endpoint: `/${string}`, log: Logger) {
       request = new Request(incoming.url, { method: incoming.method, headers, body: await incoming.text() });
     }
     const url = request.url.replace(endpoint, '');
-    let body: { ok: true; data: unknown } | { ok: false; cause: unknown };
+    // the adapter takes GET and DELETE input from the query string and reads no body for them
+    const bodyless = request.method === 'GET' || request.method === 'HEAD' || request.method === 'DELETE';
+    let body: { ok: true; data: unknown } | { ok: false; cause: unknown } = { ok: true, data: undefined };
     try {
-      if (request.headers.get('content-type')?.includes('application/json')) {
+      if (bodyless) {
+        // (asking a node request for its body stream would turn it into a full web Request)
+      } else if (request.headers.get('content-type')?.includes('application/json')) {
         const text = await request.text();
         // an empty body is `{}`, with or without a JSON content type
         body = { ok: true, data: text.trim() ? JSON.parse(text) : {} };
@@ -83,11 +87,14 @@ export function createRestHandler(endpoint: `/${string}`, log: Logger) {
     } catch (cause) {
       body = { ok: false, cause };
     }
-    const query = queryOf(request.url);
+    let query: Record<string, string[]> | undefined;
     const req = new Proxy(request, {
       get: (target, prop) => {
         if (prop === 'url') return url;
-        if (prop === 'query') return query;
+        if (prop === 'query') {
+          query ??= queryOf(request.url);
+          return query;
+        }
         if (prop === 'body') {
           if (!body.ok)
             throw new TRPCError({ code: 'PARSE_ERROR', message: 'Malformed request body', cause: body.cause });
@@ -100,11 +107,14 @@ export function createRestHandler(endpoint: `/${string}`, log: Logger) {
     });
     calls.set(req, call);
     const response = await new Promise<Response>((resolve) => {
-      const headers = new Headers();
+      // a plain record until something asks for Headers: the server's own Response takes it as it is
+      const headers: Record<string, string> = {};
       let status = 200;
       const res = {
         setHeader: (name: string, value: string | string[]) => {
-          for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+          const key = name.toLowerCase();
+          for (const v of Array.isArray(value) ? value : [value])
+            headers[key] = headers[key] ? `${headers[key]}, ${v}` : v;
         },
         get statusCode() {
           return status;

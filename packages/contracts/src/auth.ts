@@ -7,21 +7,24 @@ export type Role = z.infer<typeof RoleSchema>;
 export const EmailSchema = z
   .email()
   .max(254)
-  .transform((email) => email.trim().toLowerCase());
+  .transform((email) => email.trim().toLowerCase())
+  .meta({ example: 'ada@example.com' });
 
 export const PASSWORD_MIN = 10;
 export const PASSWORD_MAX = 128;
 export const PasswordSchema = z
   .string()
   .min(PASSWORD_MIN, `Password must be at least ${PASSWORD_MIN} characters`)
-  .max(PASSWORD_MAX, `Password must be at most ${PASSWORD_MAX} characters`);
+  .max(PASSWORD_MAX, `Password must be at most ${PASSWORD_MAX} characters`)
+  .meta({ example: 'correct horse battery' });
 
 export const UsernameSchema = z
   .string()
   .trim()
   .min(3)
   .max(32)
-  .regex(/^[A-Za-z0-9_.-]+$/, 'Letters, digits, dot, dash and underscore only');
+  .regex(/^[A-Za-z0-9_.-]+$/, 'Letters, digits, dot, dash and underscore only')
+  .meta({ example: 'ada' });
 
 /**
  * True when a password is mostly the account's own username or email (or its name part): the
@@ -38,9 +41,9 @@ export function passwordMentionsAccount(password: string, account: { email: stri
   return rest.length < password.length && rest.length * 2 < password.length;
 }
 
-/** Unknown keys (such as `role`) are stripped: registration always makes a plain user. */
+/** Registration always makes a plain user: a `role` (or any other unknown key) is refused with 400. */
 export const RegisterInputSchema = z
-  .object({
+  .strictObject({
     username: UsernameSchema,
     email: EmailSchema,
     password: PasswordSchema,
@@ -55,13 +58,18 @@ export const RegisterInputSchema = z
   });
 export type RegisterInput = z.infer<typeof RegisterInputSchema>;
 
-export const LoginInputSchema = z.object({
+export const LoginInputSchema = z.strictObject({
   email: EmailSchema,
-  password: z.string().min(1).max(PASSWORD_MAX),
+  password: z.string().min(1).max(PASSWORD_MAX).meta({ example: 'correct horse battery' }),
 });
 export type LoginInput = z.infer<typeof LoginInputSchema>;
 
-export const RefreshInputSchema = z.object({ refreshToken: z.string().min(1).max(512) });
+export const RefreshInputSchema = z.strictObject({
+  refreshToken: z.string().min(1).max(512).meta({
+    description: 'The refreshToken of the last sign-in or refresh.',
+    example: 'rt_3q2-gJx7R0mZ8vQ4sWc1b9XyLkPfTnUaHdEe6oIj5s',
+  }),
+});
 export type RefreshInput = z.infer<typeof RefreshInputSchema>;
 
 export const UserSchema = z.object({

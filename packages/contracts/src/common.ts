@@ -60,7 +60,10 @@ export const CurrencySchema = z
   .refine((code): code is Currency => (SUPPORTED_CURRENCIES as readonly string[]).includes(code), {
     message: `one of ${SUPPORTED_CURRENCIES.join(', ')} (ISO 4217, in capitals)`,
   })
-  .meta({ example: 'EUR' });
+  .meta({ enum: [...SUPPORTED_CURRENCIES], example: 'EUR' });
+
+/** A currency in an answer: always one of the supported ones (they are the only ones accepted). */
+export const CurrencyCodeSchema = z.string().meta({ enum: [...SUPPORTED_CURRENCIES], example: 'EUR' });
 
 /** Amounts are integer minor units (cents), never floats. */
 export const MinorAmountSchema = z.number().int().min(0).max(100_000_000);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   BodyNumber,
+  CurrencyCodeSchema,
   CurrencySchema,
   CursorSchema,
   IdSchema,
@@ -50,15 +51,19 @@ export const TimeZoneSchema = z
   .transform((name) => new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone)
   .meta({ example: 'Europe/Berlin' });
 
-export const LatitudeSchema = BodyNumber(z.number().min(-90).max(90));
-export const LongitudeSchema = BodyNumber(z.number().min(-180).max(180));
-const TitleSchema = z.string().trim().min(1).max(200);
-const DescriptionSchema = z.string().trim().max(5_000);
-const VenueNameSchema = z.string().trim().min(1).max(200);
-const AddressSchema = z.string().trim().min(1).max(500);
-const CapacitySchema = BodyNumber(z.number().int().min(1).max(EVENT_CAPACITY_MAX));
+// The examples make one consistent event (the one the README publishes), so a form pre-filled
+// from them, as the API reference's "Try it out" does, is a valid request.
+export const LatitudeSchema = BodyNumber(z.number().min(-90).max(90)).meta({ example: 52.5169 });
+export const LongitudeSchema = BodyNumber(z.number().min(-180).max(180)).meta({ example: 13.3953 });
+const TitleSchema = z.string().trim().min(1).max(200).meta({ example: 'Night at the Opera' });
+const DescriptionSchema = z.string().trim().max(5_000).meta({ example: 'Verdi, La traviata. Two intervals.' });
+const VenueNameSchema = z.string().trim().min(1).max(200).meta({ example: 'Staatsoper' });
+const AddressSchema = z.string().trim().min(1).max(500).meta({ example: 'Unter den Linden 7, Berlin' });
+const CapacitySchema = BodyNumber(z.number().int().min(1).max(EVENT_CAPACITY_MAX)).meta({ example: 500 });
 const TicketLimitSchema = BodyNumber(z.number().int().min(1).max(EVENT_TICKET_LIMIT_MAX));
-const PriceSchema = BodyNumber(MinorAmountSchema);
+const PriceSchema = BodyNumber(MinorAmountSchema).meta({ example: 4200 });
+const EVENT_STARTS_EXAMPLE = '2035-03-01T19:30:00+01:00';
+const EVENT_ENDS_EXAMPLE = '2035-03-01T22:30:00+01:00';
 
 type Issue = { path: string[]; message: string };
 
@@ -98,7 +103,7 @@ function addIssues(issues: Issue[], ctx: z.RefinementCtx) {
 }
 
 export const CreateEventInputSchema = z
-  .object({
+  .strictObject({
     title: TitleSchema,
     description: DescriptionSchema.default(''),
     venueName: VenueNameSchema,
@@ -107,16 +112,20 @@ export const CreateEventInputSchema = z
     }),
     latitude: LatitudeSchema.optional(),
     longitude: LongitudeSchema.optional(),
-    startsAt: TimestampSchema.meta({ description: 'ISO 8601 with offset; must be in the future.' }),
-    endsAt: TimestampSchema.optional(),
+    startsAt: TimestampSchema.meta({
+      description: 'ISO 8601 with offset; must be in the future.',
+      example: EVENT_STARTS_EXAMPLE,
+    }),
+    endsAt: TimestampSchema.meta({ example: EVENT_ENDS_EXAMPLE }).optional(),
     timezone: TimeZoneSchema,
     priceMinor: PriceSchema.meta({ description: 'Ticket price in minor units (cents).' }),
     currency: CurrencySchema,
     capacity: CapacitySchema,
     maxPerOrder: TicketLimitSchema.optional().meta({
       description: `Tickets per booking; default ${EVENT_MAX_PER_ORDER_DEFAULT}, or maxPerUser if that is lower.`,
+      example: 6,
     }),
-    maxPerUser: TicketLimitSchema.default(EVENT_MAX_PER_USER_DEFAULT),
+    maxPerUser: TicketLimitSchema.default(EVENT_MAX_PER_USER_DEFAULT).meta({ example: 10 }),
     status: EditableEventStatusSchema.default('published'),
   })
   // a lower per-user limit lowers the default per-order limit with it, rather than clashing with it
@@ -127,12 +136,22 @@ export const CreateEventInputSchema = z
   .superRefine((input, ctx) => addIssues(eventFieldIssues(input), ctx));
 export type CreateEventInput = z.infer<typeof CreateEventInputSchema>;
 
-export const EventIdInputSchema = z.object({ eventId: IdSchema });
+const EventIdSchema = IdSchema.meta({ example: '0b7d6c7e-3f0a-4c55-9d1e-6a2b4f8e9c10' });
+
+export const EventIdInputSchema = z.strictObject({ eventId: EventIdSchema });
 
 /** A partial update: absent fields stay as they are. */
 export const UpdateEventInputSchema = z
-  .object({
-    eventId: IdSchema,
+  .strictObject({
+    eventId: EventIdSchema,
+    version: BodyNumber(z.number().int().min(1).max(INT4_MAX))
+      .meta({
+        description:
+          'The `version` of the event as you read it. When given and the event has changed since, nothing is ' +
+          'changed and the answer is 409 EVENT_VERSION_CONFLICT (read it again, then retry).',
+        example: 1,
+      })
+      .optional(),
     title: TitleSchema.optional(),
     description: DescriptionSchema.optional(),
     venueName: VenueNameSchema.optional(),
@@ -141,15 +160,15 @@ export const UpdateEventInputSchema = z
     }).optional(),
     latitude: LatitudeSchema.nullable().optional(),
     longitude: LongitudeSchema.nullable().optional(),
-    startsAt: TimestampSchema.optional(),
-    endsAt: TimestampSchema.nullable().optional(),
+    startsAt: TimestampSchema.meta({ example: EVENT_STARTS_EXAMPLE }).optional(),
+    endsAt: TimestampSchema.meta({ example: EVENT_ENDS_EXAMPLE }).nullable().optional(),
     timezone: TimeZoneSchema.optional(),
     priceMinor: PriceSchema.meta({ description: 'Existing bookings keep the price they were made at.' }).optional(),
     currency: CurrencySchema.optional(),
     capacity: CapacitySchema.meta({ description: 'May shrink only down to the tickets held plus sold.' }).optional(),
-    maxPerOrder: TicketLimitSchema.optional(),
-    maxPerUser: TicketLimitSchema.optional(),
-    status: EditableEventStatusSchema.optional(),
+    maxPerOrder: TicketLimitSchema.meta({ example: 6 }).optional(),
+    maxPerUser: TicketLimitSchema.meta({ example: 10 }).optional(),
+    status: EditableEventStatusSchema.meta({ example: 'published' }).optional(),
   })
   .superRefine((input, ctx) => {
     // a pair is checked only when the input touches it; the merged event is checked by the service
@@ -177,7 +196,7 @@ export type EventSort = z.infer<typeof EventSortSchema>;
 
 /** Flat fields, so the same input works as REST query parameters. */
 export const ListEventsInputSchema = z
-  .object({
+  .strictObject({
     q: z
       .string()
       .trim()
@@ -258,7 +277,7 @@ export const EventSchema = z.object({
   endsAt: TimestampSchema.nullable(),
   timezone: z.string(),
   priceMinor: z.number().int(),
-  currency: z.string(),
+  currency: CurrencyCodeSchema,
   capacity: z.number().int(),
   available: z.number().int(),
   held: z.number().int(),

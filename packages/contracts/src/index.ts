@@ -4,3 +4,4 @@ export * from './common.ts';
 export * from './errors.ts';
 export * from './events.ts';
 export * from './money.ts';
+export * from './refunds.ts';

@@ -5,6 +5,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { SimEnv } from './operations.ts';
 import { appendQuery, type RedirectPolicy } from './redirects.ts';
 import type { SimMoney, SimOrder, SimStore } from './state.ts';
+import type { WebhookPublisher } from './webhooks.ts';
 
 /**
  * The buyer's side: PayPal's approval page with Approve and Cancel, and the pages a buyer sees when
@@ -97,6 +98,7 @@ export function approvalPages(deps: {
   formBase: string;
   /** Where a buyer with no order left to pay can go back to; without it the page says what to do. */
   homeUrl?: string;
+  webhooks: WebhookPublisher;
 }): Hono<SimEnv> {
   const { store, redirects, merchantName, formBase } = deps;
   const app = new Hono<SimEnv>();
@@ -186,7 +188,9 @@ ${rows.map(([term, value]) => html`<dt>${term}</dt><dd>${value}</dd>\n`)}</dl>
   app.post('/checkoutnow/approve', async (c) => {
     const order = await formOrder(c);
     if (!order) return notFoundPage(c);
-    if (store.approve(order) === 'closed') {
+    const approved = store.approve(order);
+    if (approved === 'approved') deps.webhooks.orderApproved(order);
+    if (approved === 'closed') {
       return messagePage(
         c,
         409,

@@ -30,6 +30,14 @@ export type SimCaptureBehaviour = {
   customId?: string;
 };
 
+/** How the next refund behaves; consumed by the next refund that would otherwise succeed. */
+export type SimRefundBehaviour = {
+  /** Only for this capture; without it, the next refund of any capture. */
+  captureId?: string;
+  /** FAILED: PayPal answers with a refund that failed outright; no money moves, the capture stays refundable. */
+  status: 'FAILED';
+};
+
 export type Fault =
   | { kind: 'fail'; status: number; when: 'before' | 'after' }
   | { kind: 'hang'; ms: number; when: 'before' | 'after' };
@@ -46,6 +54,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export function createFaults(enabled: boolean) {
   const queues = new Map<SimOperation, Fault[]>();
   const captureBehaviours: SimCaptureBehaviour[] = [];
+  const refundBehaviours: SimRefundBehaviour[] = [];
   const guard = (control: string) => {
     if (!enabled) throw new FaultsDisabledError(control);
   };
@@ -73,6 +82,14 @@ export function createFaults(enabled: boolean) {
       guard('queueCapture');
       captureBehaviours.push({ ...behaviour });
     },
+    queueRefund(behaviour: SimRefundBehaviour) {
+      guard('queueRefund');
+      refundBehaviours.push({ ...behaviour });
+    },
+    takeRefundBehaviour(captureId: string): SimRefundBehaviour | undefined {
+      const index = refundBehaviours.findIndex((b) => b.captureId === undefined || b.captureId === captureId);
+      return index === -1 ? undefined : refundBehaviours.splice(index, 1)[0];
+    },
     take: (op: SimOperation): Fault | undefined => queues.get(op)?.shift(),
     takeCaptureBehaviour(orderId: string): SimCaptureBehaviour {
       const index = captureBehaviours.findIndex((b) => b.orderId === undefined || b.orderId === orderId);
@@ -82,6 +99,7 @@ export function createFaults(enabled: boolean) {
     clear() {
       queues.clear();
       captureBehaviours.length = 0;
+      refundBehaviours.length = 0;
     },
   };
 }
@@ -115,6 +133,12 @@ const ControlBodies = {
     amountValue: z.string().optional(),
     currency: z.string().optional(),
     customId: z.string().optional(),
+  }),
+  refund: z.object({ captureId: z.string().optional(), status: z.literal('FAILED') }),
+  deliver: z.object({
+    reverse: z.boolean().optional(),
+    eventTypes: z.array(z.string()).optional(),
+    url: z.url().optional(),
   }),
 };
 
@@ -153,6 +177,41 @@ export function faultControlRoutes(controls: PayPalSimulatorControls): Hono<SimE
       return c.json({ error: (error as Error).message }, 409);
     }
   });
+  app.post('/__sim/refund', async (c) => {
+    const input = await body(c, ControlBodies.refund);
+    if (!input) return invalid(c);
+    controls.queueRefund(input);
+    return c.body(null, 204);
+  });
+  for (const [path, kind] of [
+    ['dashboard-refund', 'refundInDashboard'],
+    ['reverse', 'reverseCapture'],
+  ] as const)
+    app.post(`/__sim/captures/:id/${path}`, (c) => {
+      const id = c.req.param('id');
+      if (!controls.capture(id)) return c.json({ error: 'no such capture' }, 404);
+      try {
+        return c.json(controls[kind](id));
+      } catch (error) {
+        return c.json({ error: (error as Error).message }, 409);
+      }
+    });
+  app.post('/__sim/webhooks/pause', (c) => {
+    controls.pauseWebhooks();
+    return c.body(null, 204);
+  });
+  app.post('/__sim/webhooks/resume', (c) => {
+    controls.resumeWebhooks();
+    return c.body(null, 204);
+  });
+  app.post('/__sim/webhooks/deliver', async (c) => {
+    const input = await body(c, ControlBodies.deliver);
+    if (!input) return invalid(c);
+    return c.json({ delivered: await controls.deliverWebhooks(input) });
+  });
+  app.get('/__sim/webhooks', (c) =>
+    c.json({ events: controls.webhookEvents(), deliveries: controls.webhookDeliveries() }),
+  );
   app.post('/__sim/reset', (c) => {
     controls.reset();
     return c.body(null, 204);

@@ -12,6 +12,7 @@ import { paymentsRoutes } from './payments.routes.ts';
 import { createRedirectPolicy } from './redirects.ts';
 import { type Clock, createStore, systemClock } from './state.ts';
 import { createStateFile, loadStateFile, type StateLog } from './state-file.ts';
+import { createWebhooks, type SimWebhookSubscription } from './webhooks.ts';
 import { createViews, paypalError } from './wire.ts';
 
 /**
@@ -26,7 +27,7 @@ import { createViews, paypalError } from './wire.ts';
  */
 
 export type { PayPalSimulatorControls } from './controls.ts';
-export type { SimCaptureBehaviour, SimFaultTiming } from './faults.ts';
+export type { SimCaptureBehaviour, SimFaultTiming, SimRefundBehaviour } from './faults.ts';
 export { FaultsDisabledError } from './faults.ts';
 export type { MerchantCredentials } from './oauth.ts';
 export type { SimEnv, SimOperation, SimRequest } from './operations.ts';
@@ -43,6 +44,14 @@ export type {
   SimRefund,
 } from './state.ts';
 export type { StateLog } from './state-file.ts';
+export type {
+  DeliverOptions,
+  SimWebhookDelivery,
+  SimWebhookEvent,
+  SimWebhookEventType,
+  SimWebhookSubscription,
+} from './webhooks.ts';
+export { AUTH_ALGO, WEBHOOK_EVENT_TYPES, WEBHOOK_RETRY_DELAYS_MS } from './webhooks.ts';
 
 /** Where a standalone simulator mounts itself by default, matching the server's offline mode. */
 export const DEFAULT_MOUNT_PATH = '/paypal-sim';
@@ -68,6 +77,8 @@ export type PayPalSimulatorOptions = {
   allowDuplicateInvoiceId?: boolean;
   /** Fault injection: the controls that make PayPal misbehave, and POST /__sim/* to drive them over HTTP. */
   faults?: boolean;
+  /** Listeners that get webhook notifications from the start (more with `addWebhook`). */
+  webhooks?: { url: string; id?: string }[];
   /** Orders, captures and refunds are kept in this JSON file across restarts; without it, in memory only. */
   stateFile?: string;
   /** Debounce of state file writes (default 500 ms); `flush` and `close` write at once. */
@@ -83,6 +94,17 @@ export type PayPalSimulator = {
   credentials: MerchantCredentials;
   /** Allows one more return/cancel URL prefix, e.g. for a server instance that starts later. */
   allowRedirectPrefix(prefix: string): void;
+  /**
+   * Subscribes a listener to every webhook event, as a webhook set up in PayPal's developer
+   * dashboard does; the id (generated when not given) is the webhook id signatures are made for.
+   */
+  addWebhook(subscription: { url: string; id?: string }): SimWebhookSubscription;
+  /** Stops the webhook's deliveries (only those to `url`, if given). */
+  removeWebhook(id: string, url?: string): void;
+  /** Where the certificate that signs webhooks is served (the PAYPAL-CERT-URL of every delivery). */
+  webhookCertificateUrl: string;
+  /** That certificate, PEM: a listener that trusts this simulator can pin it instead of fetching it. */
+  webhookCertificatePem: string;
   /** Resolves when every change so far is in the state file (at once without one). */
   flush(): Promise<void>;
   /** Call on a clean stop: nothing changed before it is lost. */
@@ -127,7 +149,9 @@ export function createPayPalSimulator(opts: PayPalSimulatorOptions): PayPalSimul
   const log = createRequestLog();
   const operation = operationRunner({ log, faults, tokens });
   const views = createViews(publicUrl);
-  const controls = createControls({ store, faults, tokens, log, clock });
+  const webhooks = createWebhooks({ clock, publicUrl, views });
+  for (const subscription of opts.webhooks ?? []) webhooks.subscribe(subscription);
+  const controls = createControls({ store, faults, tokens, log, clock, webhooks });
 
   const app = new Hono<SimEnv>();
   app.use('*', log.middleware);
@@ -142,9 +166,11 @@ export function createPayPalSimulator(opts: PayPalSimulatorOptions): PayPalSimul
       redirects,
       clock,
       allowDuplicateInvoiceId: opts.allowDuplicateInvoiceId ?? false,
+      webhooks: webhooks.publish,
     }),
   );
-  app.route('/', paymentsRoutes({ store, views, operation, clock }));
+  app.route('/', paymentsRoutes({ store, views, operation, faults, webhooks: webhooks.publish, clock }));
+  app.route('/', webhooks.routes);
   app.route(
     '/',
     approvalPages({
@@ -152,6 +178,7 @@ export function createPayPalSimulator(opts: PayPalSimulatorOptions): PayPalSimul
       redirects,
       merchantName: opts.merchantName ?? 'Boxoffice',
       formBase,
+      webhooks: webhooks.publish,
       ...(opts.homeUrl ? { homeUrl: opts.homeUrl } : {}),
     }),
   );
@@ -164,8 +191,15 @@ export function createPayPalSimulator(opts: PayPalSimulatorOptions): PayPalSimul
     controls,
     credentials,
     allowRedirectPrefix: (prefix) => redirects.allow(prefix),
+    addWebhook: (subscription) => webhooks.subscribe(subscription),
+    removeWebhook: (id, url) => webhooks.unsubscribe(id, url),
+    webhookCertificateUrl: webhooks.certificateUrl,
+    webhookCertificatePem: webhooks.certificatePem,
     flush: () => stateFile?.flush() ?? Promise.resolve(),
-    close: () => stateFile?.close() ?? Promise.resolve(),
+    close: async () => {
+      await webhooks.close();
+      await (stateFile?.close() ?? Promise.resolve());
+    },
   };
 }
 

@@ -3,6 +3,7 @@ import type { Faults } from './faults.ts';
 import type { Operation, SimEnv } from './operations.ts';
 import type { RedirectPolicy } from './redirects.ts';
 import { type Clock, isoTime, randomId, type SimCapture, type SimOrder, type SimStore } from './state.ts';
+import type { WebhookPublisher } from './webhooks.ts';
 import {
   CreateOrderBody,
   checkAmount,
@@ -26,6 +27,7 @@ export function ordersRoutes(deps: {
   redirects: RedirectPolicy;
   clock: Clock;
   allowDuplicateInvoiceId: boolean;
+  webhooks: WebhookPublisher;
 }): Hono<SimEnv> {
   const { store, views, operation, faults, redirects, clock } = deps;
   const app = new Hono<SimEnv>();
@@ -145,6 +147,7 @@ export function ordersRoutes(deps: {
       store.addCapture(order, capture);
       const body = views.orderJson(order, wantsRepresentation(c) ? 'full' : 'minimal-capture');
       if (key) store.remember(key, body);
+      deps.webhooks.captureChanged(capture);
       return c.json(body, 201);
     }),
   );

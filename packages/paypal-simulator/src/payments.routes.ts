@@ -1,7 +1,9 @@
 import { Hono } from 'hono';
+import type { Faults } from './faults.ts';
 import { minorToPayPal, payPalToMinor } from './money.ts';
 import type { Operation, SimEnv } from './operations.ts';
-import { type Clock, isoTime, randomId, type SimRefund, type SimStore } from './state.ts';
+import { type Clock, isoTime, randomId, type SimCapture, type SimRefund, type SimStore } from './state.ts';
+import type { WebhookPublisher } from './webhooks.ts';
 import {
   checkAmount,
   issue,
@@ -15,11 +17,50 @@ import {
   wantsRepresentation,
 } from './wire.ts';
 
+/** What is left to refund on a capture, in minor units (failed refunds moved no money). */
+export function refundableMinor(capture: SimCapture): number {
+  const currency = capture.amount.currency_code;
+  const refunded = capture.refunds
+    .filter((refund) => refund.status === 'COMPLETED')
+    .reduce((sum, refund) => sum + payPalToMinor(refund.amount.value, currency), 0);
+  return payPalToMinor(capture.amount.value, currency) - refunded;
+}
+
+/**
+ * Moves money back on a capture (the API's refund, a refund in PayPal's dashboard, a chargeback):
+ * a COMPLETED refund marks the capture (PARTIALLY_)REFUNDED; a FAILED one changes nothing else.
+ */
+export function recordRefund(
+  deps: { store: SimStore; clock: Clock },
+  capture: SimCapture,
+  input: { amountMinor: number; noteToPayer: string | null; status: SimRefund['status'] },
+): SimRefund {
+  const currency = capture.amount.currency_code;
+  const remaining = refundableMinor(capture);
+  const time = isoTime(deps.clock);
+  const refund: SimRefund = {
+    id: randomId(17),
+    captureId: capture.id,
+    status: input.status,
+    amount: { currency_code: currency, value: minorToPayPal(input.amountMinor, currency) },
+    noteToPayer: input.noteToPayer,
+    createTime: time,
+  };
+  if (input.status === 'COMPLETED') {
+    capture.status = input.amountMinor === remaining ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
+    capture.updateTime = time;
+  }
+  deps.store.addRefund(capture, refund);
+  return refund;
+}
+
 /** Payments v2: read a capture, refund it (fully or in part), read a refund. */
 export function paymentsRoutes(deps: {
   store: SimStore;
   views: Views;
   operation: Operation;
+  faults: Faults;
+  webhooks: WebhookPublisher;
   clock: Clock;
 }): Hono<SimEnv> {
   const { store, views, operation, clock } = deps;
@@ -54,8 +95,7 @@ export function paymentsRoutes(deps: {
       if (capture.status === 'DECLINED') return issue(c, 422, 'REFUND_NOT_ALLOWED');
 
       const currency = capture.amount.currency_code;
-      const refunded = capture.refunds.reduce((sum, refund) => sum + payPalToMinor(refund.amount.value, currency), 0);
-      const remaining = payPalToMinor(capture.amount.value, currency) - refunded;
+      const remaining = refundableMinor(capture);
       let amountMinor = remaining;
       if (parsed.data.amount) {
         if (parsed.data.amount.currency_code !== currency) {
@@ -72,20 +112,16 @@ export function paymentsRoutes(deps: {
           });
         }
       }
-      const time = isoTime(clock);
-      const refund: SimRefund = {
-        id: randomId(17),
-        captureId: capture.id,
-        status: 'COMPLETED',
-        amount: { currency_code: currency, value: minorToPayPal(amountMinor, currency) },
+      const behaviour = deps.faults.takeRefundBehaviour(capture.id);
+      const refund = recordRefund({ store, clock }, capture, {
+        amountMinor,
         noteToPayer: parsed.data.note_to_payer ?? null,
-        createTime: time,
-      };
-      capture.status = amountMinor === remaining ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
-      capture.updateTime = time;
-      store.addRefund(capture, refund);
+        status: behaviour?.status ?? 'COMPLETED',
+      });
       const body = views.refundJson(refund, wantsRepresentation(c));
+      // a repeat with this PayPal-Request-Id gets this answer again, a failed one included
       if (key) store.remember(key, body);
+      if (refund.status === 'COMPLETED') deps.webhooks.refunded(refund);
       return c.json(body, 201);
     }),
   );

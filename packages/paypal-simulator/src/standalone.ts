@@ -56,6 +56,17 @@ const Env = z
         .filter(Boolean),
     ),
     PAYPAL_SIM_FAULTS: flag(false),
+    // listeners for webhooks: <webhook id>=<url>, comma-separated (each server's PAYPAL_WEBHOOK_ID and /webhooks/paypal)
+    PAYPAL_SIM_WEBHOOKS: optional.transform((value) =>
+      (value ?? '')
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean)
+        .map((entry) => {
+          const at = entry.indexOf('=');
+          return { id: entry.slice(0, at), url: entry.slice(at + 1) };
+        }),
+    ),
     PAYPAL_SIM_MERCHANT_NAME: optional.transform((value) => value ?? 'Boxoffice'),
   })
   .superRefine((env, ctx) => {
@@ -67,6 +78,18 @@ const Env = z
         path: ['PAYPAL_SIM_CLIENT_ID'],
         message: 'required when PAYPAL_SIM_CLIENT_SECRET is set',
       });
+    for (const hook of env.PAYPAL_SIM_WEBHOOKS) {
+      if (
+        !/^[A-Za-z0-9-]{1,50}$/.test(hook.id) ||
+        !URL.canParse(hook.url) ||
+        !/^https?:$/.test(new URL(hook.url).protocol)
+      )
+        ctx.addIssue({
+          code: 'custom',
+          path: ['PAYPAL_SIM_WEBHOOKS'],
+          message: `expected <webhook id>=<http(s) URL>, got ${hook.id}=${hook.url}`,
+        });
+    }
     for (const prefix of env.PAYPAL_SIM_ALLOWED_REDIRECTS) {
       if (!URL.canParse(prefix) || !/^https?:$/.test(new URL(prefix).protocol))
         ctx.addIssue({
@@ -87,6 +110,7 @@ export type StandaloneConfig = {
   credentialsFile: string;
   stateFile: string | undefined;
   allowedRedirectPrefixes: string[];
+  webhooks: { id: string; url: string }[];
   faults: boolean;
   merchantName: string;
 };
@@ -125,6 +149,7 @@ export function readStandaloneConfig(source: Record<string, string | undefined>)
     credentialsFile: path.join(dataDir, 'paypal-simulator-credentials.json'),
     stateFile: env.PAYPAL_SIM_PERSIST ? path.join(dataDir, 'paypal-simulator-state.json') : undefined,
     allowedRedirectPrefixes: env.PAYPAL_SIM_ALLOWED_REDIRECTS,
+    webhooks: env.PAYPAL_SIM_WEBHOOKS,
     faults: env.PAYPAL_SIM_FAULTS,
     merchantName: env.PAYPAL_SIM_MERCHANT_NAME,
   };
@@ -166,6 +191,7 @@ export async function startStandalone(
     mountPath: config.mountPath,
     ...credentials,
     allowedRedirectPrefixes: config.allowedRedirectPrefixes,
+    webhooks: config.webhooks,
     faults: config.faults,
     merchantName: config.merchantName,
     log: { warn: (data, message) => console.warn(message, data) },
@@ -181,6 +207,7 @@ export async function startStandalone(
     `  Client id:       ${credentials.clientId}   (PAYPAL_CLIENT_ID)`,
     `  Client secret:   ${secretSource}   (PAYPAL_SECRET_KEY)`,
     `  Redirects only to URLs under: ${config.allowedRedirectPrefixes.join(', ') || '(none)'}`,
+    `  Webhooks to:     ${config.webhooks.map((hook) => `${hook.url} (webhook id ${hook.id})`).join(', ') || '(none)'}`,
     `  State:           ${config.stateFile ?? 'in memory only'}`,
     `  Fault controls:  ${config.faults ? `on, POST ${simulator.baseUrl}/__sim/*` : 'off'}`,
     '  No real money moves. Stop with Ctrl+C.',

@@ -25,7 +25,7 @@ const Money = z.object({ currency_code: z.string(), value: z.string() });
 const Refund = z.object({
   id: z.string(),
   captureId: z.string(),
-  status: z.literal('COMPLETED'),
+  status: z.enum(['COMPLETED', 'FAILED']),
   amount: Money,
   noteToPayer: z.string().nullable(),
   createTime: z.string(),

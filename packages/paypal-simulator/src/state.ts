@@ -13,7 +13,8 @@ export type SimPayer = { payerId: string; email: string; givenName: string; surn
 export type SimRefund = {
   id: string;
   captureId: string;
-  status: 'COMPLETED';
+  /** FAILED only when a test asks for it (`queueRefund`): no money moved, the capture is unchanged. */
+  status: 'COMPLETED' | 'FAILED';
   amount: SimMoney;
   noteToPayer: string | null;
   createTime: string;

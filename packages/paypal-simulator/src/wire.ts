@@ -288,7 +288,15 @@ export function createViews(publicUrl: string) {
 
   /** `full` is Prefer: return=representation (and every GET); the others are PayPal's minimal answers. */
   function orderJson(order: SimOrder, view: OrderView) {
-    const payments = order.captures.length ? { payments: { captures: order.captures.map(captureJson) } } : {};
+    const refunds = order.captures.flatMap((capture) => capture.refunds);
+    const payments = order.captures.length
+      ? {
+          payments: {
+            captures: order.captures.map(captureJson),
+            ...(refunds.length ? { refunds: refunds.map((refund) => refundJson(refund, true)) } : {}),
+          },
+        }
+      : {};
     if (view === 'minimal-create') {
       return { id: order.id, status: order.status, ...paymentSourceJson(order), links: orderLinks(order) };
     }

@@ -46,6 +46,21 @@ export async function scheduleJob<T extends TaskName>(
   return { jobId: id };
 }
 
+/**
+ * One job as graphile-worker's `job_spec` (for `add_jobs`, which adds many in one statement), with
+ * the same checks, job key and attempts as `scheduleJob`.
+ */
+export function jobSpec<T extends TaskName>(task: T, payload: TaskPayload<T>, opts: ScheduleOptions) {
+  const spec = jobTasks[task];
+  return {
+    identifier: task,
+    payload: spec.payload.parse(payload),
+    run_at: opts.runAt.toISOString(),
+    max_attempts: spec.maxAttempts,
+    job_key: opts.jobKey === undefined ? null : `${task}:${opts.jobKey}`,
+  };
+}
+
 /** The object form of `scheduleJob`: `queue` names the task, `dedupeKey` is the job key. */
 export async function enqueueJob<T extends TaskName>(
   em: EntityManager,

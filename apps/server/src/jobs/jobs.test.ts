@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ZodError } from 'zod';
 import { manualClock } from '../lib/clock.ts';
 import { createLogger } from '../logger.ts';
-import { expectBalanced, makeBuyers, seedEvent } from '../test/fixtures.ts';
+import { expectBalanced, makeBuyers, seedEvent, startPayment } from '../test/fixtures.ts';
 import { startTestServer, type TestServer } from '../test/harness.ts';
 import { ClockJobWorker } from './clock-worker.ts';
 import { HOUSEKEEPING_CRONTAB, housekeepingJobs } from './housekeeping.ts';
@@ -58,6 +58,8 @@ function recording(replace: Partial<JobHandlers> = {}) {
   const handlers: JobHandlers = {
     'expire-hold': record('expire-hold'),
     'reconcile-payment': record('reconcile-payment'),
+    'paypal-webhook': record('paypal-webhook'),
+    'refund-booking': record('refund-booking'),
     housekeeping: record('housekeeping'),
     ...replace,
   };
@@ -324,6 +326,8 @@ describe('two server instances on one database', () => {
         body: { quantity: 2 },
       });
       expect(held.status).toBe(200);
+      // the buyer went to pay: the hold has a PayPal order, so its release schedules a reconcile
+      await startPayment(held.body);
       expect(await expectBalanced(server, eventId)).toMatchObject({ available: 1, held: 2 });
 
       clock.advance(TTL_MS + 1000);

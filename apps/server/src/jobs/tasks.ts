@@ -18,6 +18,10 @@ export const jobTasks = {
    * attempts at the six-hour backoff ceiling).
    */
   'reconcile-payment': { payload: z.object({ bookingId: z.uuid() }), maxAttempts: 32_767 },
+  /** Acts on a stored PayPal webhook event (re-reading what it names from PayPal); done once. */
+  'paypal-webhook': { payload: z.object({ eventId: z.string().min(1).max(100) }), maxAttempts: 1000 },
+  /** Gives a booking's money back and then its tickets; like reconciling, it never gives up. */
+  'refund-booking': { payload: z.object({ bookingId: z.uuid() }), maxAttempts: 32_767 },
   /** Periodic clean-up, scheduled by the crontab. */
   housekeeping: { payload: cronPayload, maxAttempts: 3 },
 } as const satisfies Record<string, { payload: z.ZodType; maxAttempts: number }>;

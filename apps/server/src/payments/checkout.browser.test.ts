@@ -30,8 +30,11 @@ async function bookTwo() {
 describe('a buyer in a real browser', () => {
   it('approves at PayPal and lands on a confirmation page; the booking is CONFIRMED and sold moved', async () => {
     const { eventId, bookingId, paymentUrl } = await bookTwo();
+    // the hold's link is ours: following it creates the PayPal order and goes on to PayPal
+    expect(paymentUrl).toMatch(/\/payments\/paypal\/start\?ref=/);
     const page = await browser.newPage();
     await page.goto(paymentUrl);
+    expect(page.url()).toMatch(/\/paypal-sim\/checkoutnow\?token=/);
     await expect(page.getByText('€84.00').first().isVisible()).resolves.toBe(true);
     await page.screenshot({ path: path.join(SHOTS, 'paypal-approval.png'), fullPage: true });
     await Promise.all([
@@ -60,6 +63,13 @@ describe('a buyer in a real browser', () => {
     ]);
     await expect(page.locator('h1').textContent()).resolves.toBe('Payment cancelled');
     await page.screenshot({ path: path.join(SHOTS, 'payment-cancelled.png'), fullPage: true });
+    // the payment link again: nothing left to pay, and a way back
+    await page.goto(paymentUrl);
+    await expect(page.locator('h1').textContent()).resolves.toBe('This booking is no longer open');
+    await expect(page.getByRole('link', { name: 'Back' }).getAttribute('href')).resolves.toContain(
+      `/api/events/${eventId}`,
+    );
+    await page.screenshot({ path: path.join(SHOTS, 'payment-link-closed.png'), fullPage: true });
     const rows = await server.sql<{ status: string }>('SELECT status FROM bookings WHERE id = ?', [bookingId]);
     expect(rows[0]?.status).toBe('CANCELLED');
     expect(await expectBalanced(server, eventId)).toMatchObject({ sold: 0, held: 0, available: 10 });

@@ -30,6 +30,11 @@ export type CheckoutDeps = {
   settling: Map<string, Promise<SettleOutcome>>;
   /** Told when money on our books cannot be found at PayPal (a metric to alert on). */
   onAlert?: (kind: 'order_missing') => void;
+  /**
+   * Counts one PayPal order created for the buyer and throws RATE_LIMITED past their limit, so
+   * holding and cancelling in a loop cannot create payment orders without end.
+   */
+  countPaymentStart?: (userId: string) => Promise<void>;
 };
 
 /** What became of money PayPal took for a booking that got no tickets. */
@@ -51,16 +56,33 @@ async function loadBooking(em: EntityManager, bookingId: string): Promise<Bookin
 }
 
 /**
- * Creates the PayPal order for a fresh hold (amount and currency from the database) and returns
- * the approval URL. If PayPal cannot be reached, the hold is released and the caller gets 502.
+ * Where the buyer of a hold goes to pay: our start route with the signed booking reference (no
+ * call to PayPal until the buyer follows it).
  */
-export async function startCheckout(deps: CheckoutDeps, em: EntityManager, booking: Booking): Promise<string> {
+export function paymentStartUrl(deps: CheckoutDeps, bookingId: string): string {
+  return `${deps.publicUrl()}/payments/paypal/start?ref=${encodeURIComponent(deps.signer.sign(bookingId))}`;
+}
+
+export type CheckoutStart = { orderId: string; approvalUrl: string };
+
+/**
+ * The PayPal order of a hold, created when its buyer goes to pay (amount and currency from the
+ * database) and returned as it is after that. Creating one counts against the buyer's limit of
+ * payment orders; `PayPal-Request-Id: create:<booking>` makes a retried or concurrent create the
+ * same order. If PayPal cannot be reached the caller gets 502 and the hold stays until it lapses,
+ * so the buyer can try again. `booking` is as just read from the database.
+ */
+export async function startCheckout(deps: CheckoutDeps, em: EntityManager, booking: Booking): Promise<CheckoutStart> {
+  if (booking.paypalOrderId && booking.paymentUrl)
+    return { orderId: booking.paypalOrderId, approvalUrl: booking.paymentUrl };
+  await deps.countPaymentStart?.(booking.userId);
   const ref = encodeURIComponent(deps.signer.sign(booking.id));
   const base = deps.publicUrl();
   const [event] = await em.execute<{ title: string }[]>('SELECT title FROM events WHERE id = ?', [booking.eventId]);
   const title = event?.title ?? 'tickets';
+  let order: { orderId: string; approveUrl: string };
   try {
-    const order = await deps.gateway.createOrder({
+    order = await deps.gateway.createOrder({
       bookingId: booking.id,
       amountMinor: booking.totalMinor,
       currency: booking.currency.trim(),
@@ -68,22 +90,49 @@ export async function startCheckout(deps: CheckoutDeps, em: EntityManager, booki
       returnUrl: `${base}/payments/paypal/return?ref=${ref}`,
       cancelUrl: `${base}/payments/paypal/cancel?ref=${ref}`,
     });
-    await em.execute('UPDATE bookings SET paypal_order_id = ?, payment_url = ?, updated_at = ? WHERE id = ?', [
-      order.orderId,
-      order.approveUrl,
-      deps.clock.now(),
-      booking.id,
-    ]);
-    return order.approveUrl;
   } catch (error) {
-    deps.log.warn({ err: error, bookingId: booking.id }, 'creating the PayPal order failed; releasing the hold');
-    await releaseHold(em, booking.id, 'CANCELLED', deps.clock.now());
-    throw new DomainError('PAYMENT_PROVIDER_ERROR', 'The payment provider could not be reached; no tickets are held');
+    deps.log.warn({ err: error, bookingId: booking.id }, 'creating the PayPal order failed; the hold stays');
+    throw new DomainError(
+      'PAYMENT_PROVIDER_ERROR',
+      'The payment provider could not be reached; your tickets stay held, try again in a moment',
+    );
   }
+  await em.execute('UPDATE bookings SET paypal_order_id = ?, payment_url = ?, updated_at = ? WHERE id = ?', [
+    order.orderId,
+    order.approveUrl,
+    deps.clock.now(),
+    booking.id,
+  ]);
+  return { orderId: order.orderId, approvalUrl: order.approveUrl };
+}
+
+/** Where following a payment link leads: PayPal for an open hold, otherwise the booking as it is. */
+export type CheckoutOpening = { kind: 'approve'; approvalUrl: string } | { kind: 'closed'; booking: Booking };
+
+/**
+ * The buyer followed a hold's payment link (`paymentStartUrl`): an open hold goes on to PayPal, its
+ * order created now if it has none; a hold that lapsed is released first; any other booking is
+ * shown as it is, since there is nothing left to pay.
+ */
+export async function openCheckout(deps: CheckoutDeps, em: EntityManager, ref?: string): Promise<CheckoutOpening> {
+  const bookingId = deps.signer.verify(ref);
+  if (!bookingId)
+    throw new DomainError('VALIDATION_FAILED', 'This payment link is incomplete or was altered', {
+      issues: [{ path: 'ref', message: 'missing or invalid', code: 'invalid' }],
+    });
+  let booking = await loadBooking(em, bookingId);
+  if (!booking) throw new DomainError('BOOKING_NOT_FOUND', 'No booking matches this payment link');
+  const now = deps.clock.now();
+  if (booking.status === 'HELD' && booking.holdExpiresAt <= now) {
+    await releaseHold(em, bookingId, 'EXPIRED', now, { onlyIfLapsed: true });
+    booking = (await loadBooking(em, bookingId)) as Booking;
+  }
+  if (booking.status !== 'HELD') return { kind: 'closed', booking };
+  return { kind: 'approve', approvalUrl: (await startCheckout(deps, em, booking)).approvalUrl };
 }
 
 /** Records money that moved; a repeat changes nothing, except a PENDING entry learning its outcome. */
-async function recordPayment(
+export async function recordPayment(
   em: EntityManager,
   row: {
     bookingId: string;
@@ -103,7 +152,7 @@ async function recordPayment(
 }
 
 /** Completed captures minus completed refunds on our books for a booking, in minor units. */
-async function moneyNotGivenBack(em: EntityManager, bookingId: string): Promise<number> {
+export async function moneyNotGivenBack(em: EntityManager, bookingId: string): Promise<number> {
   const [row] = await em.execute<{ owed: number }[]>(
     `SELECT (coalesce(sum(amount_minor) FILTER (WHERE kind = 'capture'), 0)
            - coalesce(sum(amount_minor) FILTER (WHERE kind = 'refund'), 0))::int AS owed
@@ -113,13 +162,33 @@ async function moneyNotGivenBack(em: EntityManager, bookingId: string): Promise<
   return row?.owed ?? 0;
 }
 
-/** Refunds the whole capture (request id `refund:<booking>`, so repeats are one refund) and records it. */
-async function refundAndRecord(deps: CheckoutDeps, em: EntityManager, booking: Booking, capture: PayPalCaptureView) {
+/**
+ * The PayPal-Request-Id of the booking's next refund attempt: `refund:<booking>`, so repeats are one
+ * refund, until PayPal fails one outright (FAILED is final for that id, and a repeat would only
+ * replay it); each failure on our books moves on to `refund:<booking>:<n>`.
+ */
+export async function refundRequestId(em: EntityManager, bookingId: string): Promise<string> {
+  const [row] = await em.execute<{ failed: number }[]>(
+    "SELECT count(*)::int AS failed FROM payments WHERE booking_id = ? AND kind = 'refund' AND status = 'FAILED'",
+    [bookingId],
+  );
+  const failed = row?.failed ?? 0;
+  return failed === 0 ? `refund:${bookingId}` : `refund:${bookingId}:${failed + 1}`;
+}
+
+/** Refunds the whole capture (PayPal-Request-Id from `refundRequestId`) and records it, whatever its status. */
+export async function refundAndRecord(
+  deps: CheckoutDeps,
+  em: EntityManager,
+  booking: Pick<Booking, 'id'>,
+  capture: PayPalCaptureView,
+) {
   const refund = await deps.gateway.refundCapture({
     captureId: capture.id,
     bookingId: booking.id,
     amountMinor: capture.amountMinor,
     currency: capture.currency,
+    requestId: await refundRequestId(em, booking.id),
   });
   await recordPayment(em, {
     bookingId: booking.id,

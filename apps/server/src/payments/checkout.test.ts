@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { PayPalSimulatorControls } from '@boxoffice/paypal-simulator';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { manualClock } from '../lib/clock.ts';
-import { expectBalanced, makeBuyers, pressPayPalButton, seedEvent, ticketCounts } from '../test/fixtures.ts';
+import {
+  approvalUrlOf,
+  expectBalanced,
+  makeBuyers,
+  pressPayPalButton,
+  seedEvent,
+  startPayment,
+  ticketCounts,
+} from '../test/fixtures.ts';
 import { signInAdmin, startTestServer, type TestServer } from '../test/harness.ts';
 
 const clock = manualClock(new Date('2026-12-01T10:00:00Z'));
@@ -15,7 +23,14 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 beforeEach(() => sim.reset());
 
-type Held = { bookingId: string; orderId: string; eventId: string; token: string; paymentUrl: string };
+type Held = {
+  bookingId: string;
+  orderId: string;
+  eventId: string;
+  token: string;
+  paymentUrl: string;
+  approvalUrl: string;
+};
 
 async function hold(
   opts: { capacity?: number; quantity?: number; priceMinor?: number; body?: Record<string, unknown> } = {},
@@ -27,6 +42,8 @@ async function hold(
     body: { quantity: opts.quantity ?? 2, ...opts.body },
   });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
+  // the buyer goes to pay: the payment link creates the PayPal order
+  const approvalUrl = await approvalUrlOf(res.body);
   const [row] = await server.sql<{ paypal_order_id: string }>('SELECT paypal_order_id FROM bookings WHERE id = ?', [
     res.body.id,
   ]);
@@ -36,6 +53,7 @@ async function hold(
     eventId,
     token: buyer!.token,
     paymentUrl: res.body.paymentUrl,
+    approvalUrl,
   };
 }
 
@@ -47,9 +65,10 @@ const status = async (bookingId: string) =>
   (await server.sql<{ status: string }>('SELECT status FROM bookings WHERE id = ?', [bookingId]))[0]?.status;
 
 describe('checkout through the return URL', () => {
-  it('booking answers a PayPal approval URL; the amount is computed on the server (P1)', async () => {
+  it('the payment link leads to a PayPal approval URL; the amount is computed on the server (P1)', async () => {
     const held = await hold({ quantity: 3, priceMinor: 1250 });
-    expect(held.paymentUrl).toMatch(/\/paypal-sim\/checkoutnow\?token=/);
+    expect(held.paymentUrl).toMatch(/\/payments\/paypal\/start\?ref=/);
+    expect(held.approvalUrl).toMatch(/\/paypal-sim\/checkoutnow\?token=/);
     const order = sim.order(held.orderId)!;
     expect(order.amount).toEqual({ currency_code: 'EUR', value: '37.50' });
     expect(order.customId).toBe(held.bookingId);
@@ -241,7 +260,7 @@ describe('approval after the hold expired (P7)', () => {
       token: buyer!.token,
       body: { quantity: 4 },
     });
-    const firstOrder = sim.order(new URL(first.body.paymentUrl).searchParams.get('token') as string)!;
+    const firstOrder = sim.order(await startPayment(first.body))!;
     const lateReturn = await approve(firstOrder.id);
     clock.advance(16 * 60_000);
     const second = await server.http('POST', `/api/events/${eventId}/book`, {
@@ -249,7 +268,7 @@ describe('approval after the hold expired (P7)', () => {
       body: { quantity: 4 },
     });
     expect(second.status).toBe(200);
-    const secondOrder = new URL(second.body.paymentUrl).searchParams.get('token') as string;
+    const secondOrder = await startPayment(second.body);
     expect((await visit(await approve(secondOrder))).body.state).toBe('confirmed');
     const res = await visit(lateReturn);
     expect(res.body).toMatchObject({ state: 'expired', booking: { status: 'EXPIRED' } });
@@ -329,18 +348,113 @@ describe('money never stays without tickets', () => {
   });
 });
 
-describe('PayPal failing', () => {
-  it('order creation failing releases the hold and answers 502 PAYMENT_PROVIDER_ERROR', async () => {
-    const eventId = await seedEvent(server, { capacity: 5 });
+describe('the payment link', () => {
+  async function book(quantity = 2) {
+    const eventId = await seedEvent(server, { capacity: 5, priceMinor: 2500 });
     const [buyer] = await makeBuyers(server, 1);
-    sim.failNext('createOrder', { times: 10 });
-    const res = await server.http('POST', `/api/events/${eventId}/book`, {
-      token: buyer!.token,
-      body: { quantity: 2 },
+    const res = await server.http('POST', `/api/events/${eventId}/book`, { token: buyer!.token, body: { quantity } });
+    expect(res.status).toBe(200);
+    return { eventId, buyer: buyer!, booking: res.body };
+  }
+  const follow = (url: string, accept = 'application/json') => fetch(url, { redirect: 'manual', headers: { accept } });
+
+  it('a hold answers without asking PayPal; the link makes the order once, however often it is followed', async () => {
+    const { booking } = await book();
+    expect(sim.requests().filter((r) => r.operation === 'createOrder')).toEqual([]);
+    const first = await approvalUrlOf(booking);
+    const again = await approvalUrlOf(booking);
+    expect(again).toBe(first);
+    expect(sim.orders().filter((o) => o.customId === booking.id)).toHaveLength(1);
+    // the same order for API clients that want PayPal's link itself
+    const direct = await server.http('POST', `/api/bookings/${booking.id}/payment`, { token: await tokenOf(booking) });
+    expect(direct.status).toBe(200);
+    expect(direct.body).toMatchObject({
+      bookingId: booking.id,
+      approvalUrl: first,
+      holdExpiresAt: booking.holdExpiresAt,
     });
-    expect(res.status).toBe(502);
-    expect(res.body.error.code).toBe('PAYMENT_PROVIDER_ERROR');
+    expect(direct.body.paypalOrderId).toBe(new URL(first).searchParams.get('token'));
+  });
+
+  it('startPayment makes the order first too, for the owner only', async () => {
+    const { booking, buyer } = await book();
+    const [stranger] = await makeBuyers(server, 1);
+    const theirs = await server.http('POST', `/api/bookings/${booking.id}/payment`, { token: stranger!.token });
+    expect(theirs.status).toBe(404);
+    expect(theirs.body.error.code).toBe('BOOKING_NOT_FOUND');
+    const mine = await server.http('POST', `/api/bookings/${booking.id}/payment`, { token: buyer.token });
+    expect(mine.status).toBe(200);
+    expect(await approvalUrlOf(booking)).toBe(mine.body.approvalUrl);
+    expect(sim.orders().filter((o) => o.customId === booking.id)).toHaveLength(1);
+  });
+
+  it('a booking with nothing left to pay gets a page saying so, with a way back, and no order', async () => {
+    const { booking, buyer } = await book();
+    await server.http('POST', `/api/bookings/${booking.id}/cancel`, { token: buyer.token });
+    const json = await follow(booking.paymentUrl);
+    expect(json.status).toBe(409);
+    expect(await json.json()).toMatchObject({ state: 'cancelled', booking: { id: booking.id, status: 'CANCELLED' } });
+    const page = await follow(booking.paymentUrl, 'text/html');
+    const html = await page.text();
+    expect(html).toContain('This booking is no longer open');
+    expect(html).toContain(`href="${server.url}/api/events/${booking.eventId}"`);
+    const direct = await server.http('POST', `/api/bookings/${booking.id}/payment`, { token: buyer.token });
+    expect(direct.status).toBe(409);
+    expect(direct.body.error.code).toBe('BOOKING_NOT_PAYABLE');
+    expect(sim.orders().filter((o) => o.customId === booking.id)).toEqual([]);
+  });
+
+  it('a hold that lapsed before the buyer went to pay is released and says so (410)', async () => {
+    const { booking, eventId } = await book(3);
+    clock.advance(16 * 60_000);
+    const res = await follow(booking.paymentUrl);
+    expect(res.status).toBe(410);
+    expect(await res.json()).toMatchObject({ state: 'expired', booking: { status: 'EXPIRED' } });
     expect(await expectBalanced(server, eventId)).toMatchObject({ available: 5, held: 0 });
+    expect(sim.orders().filter((o) => o.customId === booking.id)).toEqual([]);
+  });
+
+  it('a paid booking: nothing more to pay', async () => {
+    const held = await hold();
+    await visit(await approve(held.orderId));
+    const res = await follow(held.paymentUrl);
+    expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({ state: 'confirmed', booking: { status: 'CONFIRMED' } });
+  });
+
+  it('an altered reference is refused and changes nothing', async () => {
+    const { booking } = await book();
+    const res = await follow(booking.paymentUrl.replace(/ref=[^&]+/, `ref=${booking.id}.${'A'.repeat(32)}`));
+    expect(res.status).toBe(400);
+    expect((await res.json()).error.code).toBe('VALIDATION_FAILED');
+    expect(sim.orders().filter((o) => o.customId === booking.id)).toEqual([]);
+  });
+});
+
+/** The bearer token of the buyer who made a booking (makeBuyers mints them; this mints another). */
+async function tokenOf(booking: { userId: string }): Promise<string> {
+  return server.deps.tokens.signAccess({ id: booking.userId, role: 'user' });
+}
+
+describe('PayPal failing', () => {
+  it('order creation failing when the buyer goes to pay: 502, the hold stays, trying again works', async () => {
+    const { eventId, booking } = await (async () => {
+      const id = await seedEvent(server, { capacity: 5 });
+      const [buyer] = await makeBuyers(server, 1);
+      const res = await server.http('POST', `/api/events/${id}/book`, { token: buyer!.token, body: { quantity: 2 } });
+      expect(res.status).toBe(200);
+      return { eventId: id, booking: res.body };
+    })();
+    sim.failNext('createOrder', { times: 10 });
+    const page = await fetch(booking.paymentUrl, { redirect: 'manual' });
+    expect(page.status).toBe(502);
+    expect(await page.text()).toContain('PayPal is not answering');
+    const direct = await server.http('POST', `/api/bookings/${booking.id}/payment`, { token: await tokenOf(booking) });
+    expect(direct.status).toBe(502);
+    expect(direct.body.error.code).toBe('PAYMENT_PROVIDER_ERROR');
+    expect(await expectBalanced(server, eventId)).toMatchObject({ available: 3, held: 2 });
+    sim.reset();
+    expect(await approvalUrlOf(booking)).toMatch(/\/paypal-sim\/checkoutnow\?token=/);
   });
 
   it('a timed-out create retried with the same request id links the booking to one order (P2)', async () => {

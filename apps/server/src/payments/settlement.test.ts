@@ -1,7 +1,7 @@
 import type { PayPalSimulatorControls } from '@boxoffice/paypal-simulator';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { manualClock } from '../lib/clock.ts';
-import { expectBalanced, makeBuyers, pressPayPalButton, seedEvent } from '../test/fixtures.ts';
+import { expectBalanced, makeBuyers, pressPayPalButton, seedEvent, startPayment } from '../test/fixtures.ts';
 import { signInAdmin, startTestServer, type TestServer } from '../test/harness.ts';
 
 // Money that PayPal took must end in tickets or in a refund, whatever fails in between. Jobs run
@@ -27,7 +27,7 @@ async function hold(quantity = 2) {
   const [buyer] = await makeBuyers(server, 1);
   const res = await server.http('POST', `/api/events/${eventId}/book`, { token: buyer!.token, body: { quantity } });
   expect(res.status).toBe(200);
-  const orderId = new URL(res.body.paymentUrl).searchParams.get('token') as string;
+  const orderId = await startPayment(res.body);
   return { bookingId: res.body.id as string, orderId, eventId, token: buyer!.token };
 }
 

@@ -94,3 +94,19 @@ export async function pressPayPalButton(
   if (res.status !== 303) throw new Error(`PayPal simulator answered ${res.status} to ${button}`);
   return res.headers.get('location') as string;
 }
+
+/**
+ * Follows a hold's `paymentUrl` as a browser does, up to PayPal: the start link creates the PayPal
+ * order and answers 303 to its approval page. Returns that page's URL.
+ */
+export async function approvalUrlOf(booking: { paymentUrl: string | null }): Promise<string> {
+  if (!booking.paymentUrl) throw new Error('the booking has no payment link');
+  const res = await fetch(booking.paymentUrl, { redirect: 'manual' });
+  if (res.status !== 303) throw new Error(`the payment link answered ${res.status}: ${await res.text()}`);
+  return res.headers.get('location') as string;
+}
+
+/** Starts the payment of a hold through its `paymentUrl`; returns the PayPal order id. */
+export async function startPayment(booking: { paymentUrl: string | null }): Promise<string> {
+  return new URL(await approvalUrlOf(booking)).searchParams.get('token') as string;
+}

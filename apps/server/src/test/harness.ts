@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createTestDatabase } from '@boxoffice/db/testing';
 import { type ListeningPayPalSimulator, listenPayPalSimulator } from '@boxoffice/paypal-simulator';
 import { inject } from 'vitest';
@@ -94,15 +95,20 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT_IP: '0',
     RATE_LIMIT_PAYMENT_PER_MINUTE: '0',
     RATE_LIMIT_PAYMENTS_PER_USER_PER_HOUR: '0',
+    // tests read back at once what they just wrote; http-cache.test.ts turns the read cache on
+    PUBLIC_CACHE_SECONDS: '0',
     LOG_LEVEL: 'silent',
-    // the simulator as tests want it: fault injection on, state in memory only
+    // the simulator as tests want it: fault injection on, state in memory only, webhooks only where a
+    // test asks for them (PAYPAL_SIMULATOR_WEBHOOKS: 'true'), so they never race a test's own steps
     PAYPAL_SIMULATOR_FAULTS: 'true',
     PAYPAL_SIMULATOR_PERSIST: 'false',
+    PAYPAL_SIMULATOR_WEBHOOKS: 'false',
     ...(standalone
       ? {
           PAYPAL_API_BASE_URL: standalone.baseUrl,
           PAYPAL_CLIENT_ID: standalone.credentials.clientId,
           PAYPAL_SECRET_KEY: standalone.credentials.clientSecret,
+          PAYPAL_WEBHOOK_ID: `TEST${randomBytes(8).toString('hex').toUpperCase()}`,
         }
       : {}),
     ...TEST_SECRETS,
@@ -134,9 +140,13 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   };
   // a test's own PayPal settings win over the shared simulator
   const shared = standalone && running.deps.config.PAYPAL_API_BASE_URL === standalone.baseUrl ? standalone : null;
+  let webhook: { id: string } | undefined;
   if (shared) {
     shared.allowRedirectPrefix(`${running.url}/payments/paypal/return`);
     shared.allowRedirectPrefix(`${running.url}/payments/paypal/cancel`);
+    // as the in-process simulator does in offline mode: this server gets the shared one's webhooks
+    if (running.deps.config.PAYPAL_SIMULATOR_WEBHOOKS && running.deps.config.PAYPAL_WEBHOOK_ID)
+      webhook = shared.addWebhook({ url: `${running.url}/webhooks/paypal`, id: running.deps.config.PAYPAL_WEBHOOK_ID });
   }
   return {
     ...running,
@@ -146,6 +156,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     http,
     sql: (query, params = []) => running.deps.orm.em.fork().execute(query, params as never[]) as never,
     close: async () => {
+      if (webhook) shared?.removeWebhook(webhook.id);
       await running.stop();
       await database.drop();
     },

@@ -35,7 +35,15 @@ describe('access control, for every procedure in the router', () => {
         .filter((p) => p.access === 'admin')
         .map((p) => p.path)
         .sort(),
-    ).toEqual(['bookings.list', 'events.cancel', 'events.create', 'events.update']);
+    ).toEqual([
+      'bookings.list',
+      'bookings.reconcile',
+      'bookings.refund',
+      'events.cancel',
+      'events.create',
+      'events.refundProgress',
+      'events.update',
+    ]);
   });
 
   it.each(procedures.filter((p) => p.access === 'admin'))(

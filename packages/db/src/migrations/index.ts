@@ -7,6 +7,7 @@ import { sql as refundDue } from './0006-refund-due.ts';
 import { sql as ledger } from './0007-ledger.ts';
 import { sql as rateLimits } from './0008-rate-limits.ts';
 import { sql as jobQueue } from './0009-job-queue.ts';
+import { sql as webhooksRefunds } from './0010-webhooks-refunds.ts';
 
 export type Migration = { name: string; sql: string };
 
@@ -21,4 +22,5 @@ export const migrations: Migration[] = [
   { name: '0007-ledger', sql: ledger },
   { name: '0008-rate-limits', sql: rateLimits },
   { name: '0009-job-queue', sql: jobQueue },
+  { name: '0010-webhooks-refunds', sql: webhooksRefunds },
 ];

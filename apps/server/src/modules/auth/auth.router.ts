@@ -115,7 +115,7 @@ export const authRouter = router({
 
   me: protectedProcedure
     .meta({ openapi: { method: 'GET', path: '/auth/me', tags, summary: 'The signed-in user', protect: true } })
-    .input(z.object({}).optional())
+    .input(z.strictObject({}).optional())
     .output(UserSchema)
     .query(({ ctx }) => getMe(ctx, ctx.user)),
 });

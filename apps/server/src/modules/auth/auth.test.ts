@@ -87,13 +87,15 @@ describe('register, login, me', () => {
     expect(issues.find((i) => i.path === 'password')?.message).toMatch(/at least 10 characters/);
   });
 
-  it('ignores role: "admin" at registration', async () => {
+  it('refuses role: "admin" at registration (inputs are strict), and creates no account', async () => {
     const reg = await server.http('POST', '/api/auth/register', {
       body: { email: 'sneaky@example.test', username: 'sneaky', password, role: 'admin' },
     });
-    expect(reg.body.role).toBe('user');
-    const rows = await server.sql('SELECT role FROM users WHERE id = ?', [reg.body.id]);
-    expect(rows[0]?.role).toBe('user');
+    expect(reg.status).toBe(400);
+    expect(reg.body.error.code).toBe('VALIDATION_FAILED');
+    expect(reg.body.error.details.issues).toEqual([expect.objectContaining({ message: 'Unrecognized key: "role"' })]);
+    const rows = await server.sql('SELECT role FROM users WHERE email = ?', ['sneaky@example.test']);
+    expect(rows).toEqual([]);
   });
 
   it('stores argon2id hashes with OWASP parameters', async () => {

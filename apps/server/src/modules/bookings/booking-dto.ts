@@ -3,8 +3,11 @@ import type { Booking } from '@boxoffice/db';
 
 const iso = (date: Date | null | undefined) => (date ? new Date(date).toISOString() : null);
 
-/** The one mapping from a booking row to what the API returns. */
-export function toBookingDto(booking: Booking): BookingDto {
+/**
+ * The one mapping from a booking row to what the API returns. `paymentUrl` is where the buyer goes
+ * to pay (the PaymentPort's link), shown while the hold is open.
+ */
+export function toBookingDto(booking: Booking, paymentUrl: string | null = null): BookingDto {
   return {
     id: booking.id,
     eventId: booking.eventId,
@@ -20,6 +23,6 @@ export function toBookingDto(booking: Booking): BookingDto {
     cancelledAt: iso(booking.cancelledAt),
     expiredAt: iso(booking.expiredAt),
     refundedAt: iso(booking.refundedAt),
-    paymentUrl: booking.status === 'HELD' ? (booking.paymentUrl ?? null) : null,
+    paymentUrl: booking.status === 'HELD' ? paymentUrl : null,
   };
 }

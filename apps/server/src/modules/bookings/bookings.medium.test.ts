@@ -54,12 +54,38 @@ describe('bookings through createCaller', () => {
   });
 });
 
-describe('a hold whose payment was never started', () => {
-  it('gets its payment link when the owner next reads it (the request died after the hold committed)', async () => {
+describe('a hold and its payment', () => {
+  it('answers with a payment link of ours; the PayPal order is made when the buyer goes to pay, once', async () => {
+    const eventId = await seedEvent(server, { capacity: 5, priceMinor: 1500 });
+    const [buyer] = await makeBuyers(server, 1);
+    const caller = await server.callerFor({ id: buyer!.id, role: 'user' });
+    const held = await caller.bookings.create({ eventId, quantity: 2 });
+    expect(held.paymentUrl).toMatch(/\/payments\/paypal\/start\?ref=/);
+    const orderOf = async () =>
+      (
+        await server.sql<{ paypal_order_id: string | null }>('SELECT paypal_order_id FROM bookings WHERE id = ?', [
+          held.id,
+        ])
+      )[0]?.paypal_order_id;
+    expect(await orderOf()).toBeNull();
+    expect((await caller.bookings.get({ bookingId: held.id })).paymentUrl).toBe(held.paymentUrl);
+
+    const started = await caller.bookings.startPayment({ bookingId: held.id });
+    expect(started).toMatchObject({ bookingId: held.id, holdExpiresAt: held.holdExpiresAt });
+    expect(started.approvalUrl).toContain(started.paypalOrderId);
+    expect(await orderOf()).toBe(started.paypalOrderId);
+    expect(await caller.bookings.startPayment({ bookingId: held.id })).toEqual(started);
+
+    const other = await server.callerFor({ id: (await makeBuyers(server, 1))[0]!.id, role: 'user' });
+    expect(await codeOf(other.bookings.startPayment({ bookingId: held.id }))).toBe('BOOKING_NOT_FOUND');
+    await caller.bookings.cancel({ bookingId: held.id });
+    expect(await codeOf(caller.bookings.startPayment({ bookingId: held.id }))).toBe('BOOKING_NOT_PAYABLE');
+  });
+
+  it('a hold taken by the ledger alone gets its link when read', async () => {
     const eventId = await seedEvent(server, { capacity: 5, priceMinor: 1500 });
     const [buyer] = await makeBuyers(server, 1);
     const now = server.deps.clock.now();
-    // the hold as the ledger leaves it, before any payment was created for it
     const taken = await takeTickets(server.deps.orm.em.fork(), {
       userId: buyer!.id,
       eventId,
@@ -71,13 +97,6 @@ describe('a hold whose payment was never started', () => {
     const caller = await server.callerFor({ id: buyer!.id, role: 'user' });
     const read = await caller.bookings.get({ bookingId: taken.booking.id });
     expect(read.status).toBe('HELD');
-    expect(read.paymentUrl).toMatch(/^https?:\/\//);
-    const [row] = await server.sql<{ paypal_order_id: string | null }>(
-      'SELECT paypal_order_id FROM bookings WHERE id = ?',
-      [taken.booking.id],
-    );
-    expect(row?.paypal_order_id).toBeTruthy();
-    // a second read finds the same order
-    expect((await caller.bookings.get({ bookingId: taken.booking.id })).paymentUrl).toBe(read.paymentUrl);
+    expect(read.paymentUrl).toMatch(/\/payments\/paypal\/start\?ref=/);
   });
 });

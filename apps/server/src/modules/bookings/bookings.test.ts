@@ -317,31 +317,43 @@ describe('payments started per buyer are limited', () => {
   });
   afterAll(() => limited?.close());
 
-  it('holding and cancelling in a loop stops at the limit: 429, the hold released, no PayPal order made', async () => {
+  it('holding, paying and cancelling in a loop stops at the limit: 429 where the order is made, none made', async () => {
     const eventId = await seedEvent(limited, { capacity: 10 });
     const [buyer] = await makeBuyers(limited, 1);
     const hold = () =>
       limited.http('POST', `/api/events/${eventId}/book`, { token: buyer!.token, body: { quantity: 1 } });
+    const pay = (bookingId: string) =>
+      limited.http('POST', `/api/bookings/${bookingId}/payment`, { token: buyer!.token });
     for (let i = 0; i < 3; i++) {
       const res = await hold();
       expect(res.status).toBe(200);
+      expect((await pay(res.body.id)).status).toBe(200);
       expect((await limited.http('POST', `/api/bookings/${res.body.id}/cancel`, { token: buyer!.token })).status).toBe(
         200,
       );
     }
+    // holding costs no PayPal order, so it is not limited; the fourth order is
     const fourth = await hold();
-    expect(fourth.status).toBe(429);
-    expect(fourth.body.error.code).toBe('RATE_LIMITED');
-    expect(fourth.headers.get('retry-after')).toBeTruthy();
+    expect(fourth.status).toBe(200);
+    const refused = await pay(fourth.body.id);
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.code).toBe('RATE_LIMITED');
+    expect(refused.headers.get('retry-after')).toBeTruthy();
+    // following the payment link creates the order the same way, so it is limited the same way
+    const link = await fetch(fourth.body.paymentUrl, { redirect: 'manual', headers: { accept: 'application/json' } });
+    expect(link.status).toBe(429);
     const [orders] = await limited.sql<{ n: number }>(
       'SELECT count(*)::int AS n FROM bookings WHERE user_id = ? AND paypal_order_id IS NOT NULL',
       [buyer!.id],
     );
     expect(orders?.n).toBe(3);
-    expect(await expectBalanced(limited, eventId)).toMatchObject({ available: 10, held: 0 });
+    expect(await expectBalanced(limited, eventId)).toMatchObject({ available: 9, held: 1 });
     // another buyer is not affected
     const [other] = await makeBuyers(limited, 1);
     const theirs = await limited.http('POST', `/api/events/${eventId}/book`, { token: other!.token, body: {} });
     expect(theirs.status).toBe(200);
+    expect(
+      (await limited.http('POST', `/api/bookings/${theirs.body.id}/payment`, { token: other!.token })).status,
+    ).toBe(200);
   });
 });

@@ -1,20 +1,30 @@
 import {
   AvailabilitySchema,
   CreateEventInputSchema,
+  EventCancellationSchema,
   EventIdInputSchema,
   EventPageSchema,
   EventSchema,
   ListEventsInputSchema,
+  RefundProgressSchema,
   UpdateEventInputSchema,
 } from '@boxoffice/contracts';
 import type { Context } from '../../trpc/context.ts';
 import { adminProcedure, router, viewerProcedure } from '../../trpc/init.ts';
-import { cancelEvent, createEvent, getAvailability, getEvent, listEvents, updateEvent } from './events.service.ts';
+import {
+  cancelEvent,
+  createEvent,
+  getAvailability,
+  getEvent,
+  getRefundProgress,
+  listEvents,
+  updateEvent,
+} from './events.service.ts';
 
 const tags = ['events'];
 
 function eventsDeps(ctx: Context) {
-  return { em: ctx.em, clock: ctx.deps.clock, geocoder: ctx.deps.geocoder };
+  return { em: ctx.em, clock: ctx.deps.clock, geocoder: ctx.deps.geocoder, refunds: ctx.deps.eventRefunds };
 }
 
 /**
@@ -39,6 +49,7 @@ export const eventsRouter = router({
         'ADDRESS_NOT_FOUND',
         'CAPACITY_BELOW_RESERVED',
         'EVENT_NOT_EDITABLE',
+        'EVENT_VERSION_CONFLICT',
         'GEOCODER_UNAVAILABLE',
       ],
       openapi: { method: 'PATCH', path: '/events/{eventId}', tags, summary: 'Change an event (admin)', protect: true },
@@ -54,13 +65,32 @@ export const eventsRouter = router({
         method: 'POST',
         path: '/events/{eventId}/cancel',
         tags,
-        summary: 'Cancel an event and release its holds (admin)',
+        summary: 'Cancel an event, release its holds and refund its buyers (admin)',
+        description:
+          'Every open hold is released and every confirmed booking gets a full refund, carried out by a job; ' +
+          '`refundsDue` says how many this call scheduled (0 when the event was cancelled already). ' +
+          'Progress: `GET /events/{eventId}/refunds`.',
         protect: true,
       },
     })
     .input(EventIdInputSchema)
-    .output(EventSchema)
+    .output(EventCancellationSchema)
     .mutation(({ ctx, input }) => cancelEvent(eventsDeps(ctx), input.eventId)),
+
+  refundProgress: adminProcedure
+    .meta({
+      errors: ['EVENT_NOT_FOUND'],
+      openapi: {
+        method: 'GET',
+        path: '/events/{eventId}/refunds',
+        tags,
+        summary: "How far an event's refunds have come (admin)",
+        protect: true,
+      },
+    })
+    .input(EventIdInputSchema)
+    .output(RefundProgressSchema)
+    .query(({ ctx, input }) => getRefundProgress(eventsDeps(ctx), input.eventId)),
 
   list: viewerProcedure
     .meta({

@@ -28,9 +28,11 @@ const isProduction = (file: string) =>
 const COUNT = '(?:available|held|sold)';
 /** SQL `SET available = …` / `held = held + …`, JS `x.held -= …` / `x.available = …`. */
 const WRITES = [
-  new RegExp(`\\bSET\\b[^;]*?\\b${COUNT}\\s*=[^=]`, 'is'),
+  // an UPDATE's SET list, up to its WHERE: a comparison in a WHERE or CASE is not a write
+  new RegExp(`\\bUPDATE\\s+\\w+\\s+SET\\b(?:(?!\\bWHERE\\b)[^;])*?\\b${COUNT}\\s*=[^=]`, 'is'),
   new RegExp(`[,\\s]${COUNT}\\s*=\\s*${COUNT}\\s*[-+]`, 'i'),
-  new RegExp(`\\.${COUNT}\\s*(?:[-+]?=)[^=]`),
+  // a property write in JS (`events.held = 0` is SQL's qualified column in a comparison)
+  new RegExp(`(?<!\\bevents)\\.${COUNT}\\s*(?:[-+]?=)[^=]`),
 ];
 
 export function countWrites(text: string): string[] {
@@ -47,6 +49,8 @@ describe('the ticket ledger boundary', () => {
     expect(countWrites('event.held -= tickets;')).not.toEqual([]);
     expect(countWrites('event.available = input.capacity - reserved;')).not.toEqual([]);
     expect(countWrites('WHERE available >= ? AND status = ?')).toEqual([]);
+    expect(countWrites('UPDATE events SET title = ? WHERE held = 0')).toEqual([]);
+    expect(countWrites("SET LOCAL enable_bitmapscan = off'); SELECT CASE WHEN events.held = 0 THEN 1 END")).toEqual([]);
     expect(countWrites('if (event.available === 0) return;')).toEqual([]);
     expect(countWrites('{ available: row.available + row.lapsed }')).toEqual([]);
   });

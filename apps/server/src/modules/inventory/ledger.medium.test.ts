@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectBalanced, makeBuyers, type SeedEvent, seedEvent } from '../../test/fixtures.ts';
 import { type MediumServer, startMediumServer } from '../../test/medium.ts';
+import { createHoldQueue, type HoldQueue } from './hold-queue.ts';
 import {
   confirmSale,
   refundSale,
@@ -25,9 +27,34 @@ const em = () => server.deps.orm.em.fork();
 const now = () => server.deps.clock.now();
 const inMinutes = (minutes: number) => new Date(now().getTime() + minutes * 60_000);
 
-async function take(userId: string, eventId: string, quantity: number, at = now()): Promise<TakeResult> {
-  return takeTickets(em(), { userId, eventId, quantity, now: at, holdExpiresAt: new Date(at.getTime() + 15 * 60_000) });
-}
+const requestOf = (userId: string, eventId: string, quantity: number, at: Date) => ({
+  userId,
+  eventId,
+  quantity,
+  now: at,
+  holdExpiresAt: new Date(at.getTime() + 15 * 60_000),
+});
+
+type Take = (userId: string, eventId: string, quantity: number, at?: Date) => Promise<TakeResult>;
+
+/** One transaction per hold. */
+const take: Take = (userId, eventId, quantity, at = now()) =>
+  takeTickets(em(), requestOf(userId, eventId, quantity, at));
+
+/** The sizes of the batches the queue ran, in order. */
+let batches: number[] = [];
+let queue: HoldQueue;
+beforeAll(() => {
+  queue = createHoldQueue({ fork: em, onBatch: (_eventId, size) => batches.push(size) });
+});
+/** Through the per-event batching queue, as the server takes holds with HOLD_BATCHING on. */
+const takeBatched: Take = (userId, eventId, quantity, at = now()) =>
+  queue.take(requestOf(userId, eventId, quantity, at));
+
+const WAYS: [string, () => Take][] = [
+  ['one transaction per hold', () => take],
+  ['batched', () => takeBatched],
+];
 
 async function setup(event: SeedEvent = {}, buyers = 1) {
   const eventId = await seedEvent(server, { capacity: 10, ...event });
@@ -160,7 +187,9 @@ describe('each move keeps available + held + sold = capacity', () => {
   });
 });
 
-describe('each refusal reason for its case, in the documented order', () => {
+describe.each(WAYS)('each refusal reason for its case, in the documented order (%s)', (_way, takeOf) => {
+  const take: Take = (...args) => takeOf()(...args);
+
   it('returns every reason, and changes nothing when it refuses', async () => {
     const seen: string[] = [];
     const refusalOf = async (result: Promise<TakeResult>, eventId: string | null) => {
@@ -188,7 +217,7 @@ describe('each refusal reason for its case, in the documented order', () => {
     expect(await refusalOf(take(u2, single, 2), single)).toEqual({ reason: 'SOLD_OUT', available: 1 });
 
     const paid = bookingOf(await take(u3, limited, 2));
-    await confirmSale(em(), paid.id, 'CAPTURE-7', now());
+    await confirmSale(em(), paid.id, `CAPTURE-${randomUUID()}`, now());
     expect(await refusalOf(take(u3, limited, 2), limited)).toEqual({ reason: 'PER_USER', max: 3, owned: 2 });
 
     expect(seen).toEqual([...REFUSAL_ORDER]);
@@ -221,7 +250,9 @@ describe('each refusal reason for its case, in the documented order', () => {
   });
 });
 
-describe('under contention', () => {
+describe.each(WAYS)('under contention (%s)', (_way, takeOf) => {
+  const take: Take = (...args) => takeOf()(...args);
+
   it('60 buyers racing for 10 tickets in 1-4 ticket orders: never oversold, every refusal SOLD_OUT', async () => {
     const { eventId, users } = await setup({ capacity: 10 }, 60);
     const results = await Promise.all(users.map((user, i) => take(user, eventId, (i % 4) + 1)));
@@ -234,5 +265,101 @@ describe('under contention', () => {
     expect(counts.held).toBe(heldTickets);
     // the last tickets went to someone: whatever is left is smaller than every refused order
     expect(counts.available).toBeLessThan(4);
+  });
+});
+
+describe('batched holds', () => {
+  const answerOf = (result: TakeResult) =>
+    result.ok ? `${result.booking.status} ${result.booking.quantity}` : result.refusal.reason;
+
+  it('requests that arrive together share one transaction, each judged in arrival order against the running counts', async () => {
+    const eventId = await seedEvent(server, { capacity: 6, maxPerOrder: 3, maxPerUser: 3 });
+    const [first, u1, u2, u3, u4, u5, u6] = (await makeBuyers(server, 7)).map((buyer) => buyer.id) as string[];
+    const paid = bookingOf(await take(u5 as string, eventId, 2));
+    await confirmSale(em(), paid.id, `CAPTURE-${randomUUID()}`, now());
+    batches = [];
+    // the first finds the event idle and goes at once; the rest arrive while it is in flight
+    const answers = await Promise.all([
+      takeBatched(first as string, eventId, 4), // over the per-order limit
+      takeBatched(u1 as string, eventId, 1), // held: 3 left
+      takeBatched(u1 as string, eventId, 1), // the same buyer again: already holding
+      takeBatched(u2 as string, eventId, 2), // held: 1 left
+      takeBatched(u3 as string, eventId, 2), // sold out for 2
+      takeBatched(u5 as string, eventId, 1), // owns 2 of at most 3, held: 0 left
+      takeBatched(u4 as string, eventId, 1), // sold out
+      takeBatched(u6 as string, eventId, 1), // sold out
+    ]);
+    expect(batches).toEqual([1, 7]);
+    expect(answers.map(answerOf)).toEqual([
+      'PER_ORDER',
+      'HELD 1',
+      'HOLD_ALREADY_OPEN',
+      'HELD 2',
+      'SOLD_OUT',
+      'HELD 1',
+      'SOLD_OUT',
+      'SOLD_OUT',
+    ]);
+    expect(answers[4]).toEqual({ ok: false, refusal: { reason: 'SOLD_OUT', available: 1 } });
+    expect(await expectBalanced(server, eventId)).toMatchObject({ available: 0, held: 4, sold: 2 });
+  });
+
+  it('a buyer whose hold elsewhere commits while the batch is in flight is refused; the others still get the tickets', async () => {
+    const eventId = await seedEvent(server, { capacity: 3 });
+    const elsewhere = await seedEvent(server, { capacity: 3 });
+    const [early, racer, patient] = (await makeBuyers(server, 3)).map((buyer) => buyer.id) as [string, string, string];
+    // the racer's hold for another event, from another instance, not yet committed
+    const side = new pg.Client({ connectionString: server.databaseUrl });
+    await side.connect();
+    try {
+      await side.query('BEGIN');
+      await side.query(
+        `INSERT INTO bookings (id, user_id, event_id, quantity, unit_price_minor, total_minor, currency, status, hold_expires_at)
+         VALUES ($1, $2, $3, 1, 2500, 2500, 'EUR', 'HELD', now() + interval '15 minutes')`,
+        [randomUUID(), racer, elsewhere],
+      );
+      await side.query('UPDATE events SET available = available - 1, held = held + 1 WHERE id = $1', [elsewhere]);
+      batches = [];
+      const answers = Promise.all([
+        takeBatched(early, eventId, 1),
+        takeBatched(racer, eventId, 2), // allowed on what was committed when it was read...
+        takeBatched(patient, eventId, 2), // ...so this one is first judged sold out
+      ]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await side.query('COMMIT');
+      expect((await answers).map(answerOf)).toEqual(['HELD 1', 'HOLD_ALREADY_OPEN', 'HELD 2']);
+      expect(batches).toEqual([1, 2]);
+    } finally {
+      await side.end();
+    }
+    expect(await expectBalanced(server, eventId)).toMatchObject({ available: 0, held: 3 });
+    expect(await expectBalanced(server, elsewhere)).toMatchObject({ available: 2, held: 1 });
+  });
+
+  it('a request that breaks a constraint fails alone', async () => {
+    const eventId = await seedEvent(server, { capacity: 10 });
+    const [a, b, c] = (await makeBuyers(server, 3)).map((buyer) => buyer.id) as [string, string, string];
+    const ghost = randomUUID(); // no such user: the booking's foreign key refuses it
+    const answers = await Promise.allSettled([
+      takeBatched(a, eventId, 1),
+      takeBatched(b, eventId, 1),
+      takeBatched(ghost, eventId, 1),
+      takeBatched(c, eventId, 1),
+    ]);
+    expect(answers.map((answer) => answer.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect(await expectBalanced(server, eventId)).toMatchObject({ available: 7, held: 3 });
+  });
+
+  it('a free event in one batch: sold at once, the per-user limit counted across the batch', async () => {
+    const eventId = await seedEvent(server, { capacity: 10, priceMinor: 0, maxPerUser: 3 });
+    const [a, b] = (await makeBuyers(server, 2)).map((buyer) => buyer.id) as [string, string];
+    const answers = await Promise.all([
+      takeBatched(b, eventId, 1),
+      takeBatched(a, eventId, 2),
+      takeBatched(a, eventId, 1),
+      takeBatched(a, eventId, 1),
+    ]);
+    expect(answers.map(answerOf)).toEqual(['CONFIRMED 1', 'CONFIRMED 2', 'CONFIRMED 1', 'PER_USER']);
+    expect(await expectBalanced(server, eventId)).toMatchObject({ available: 6, sold: 4, held: 0 });
   });
 });

@@ -122,6 +122,7 @@ describe('PayPal gateway against the simulator (real SDK, real sockets)', () => 
           invoiceId: input.bookingId,
         },
       ],
+      refunds: [],
     };
     expect(captured).toEqual(expected);
     expect(await paypal.getOrder(created.orderId)).toEqual(captured);
@@ -350,7 +351,13 @@ describe('PayPal gateway against the simulator (real SDK, real sockets)', () => 
       amountMinor: 1000,
       currency: 'USD',
     });
-    expect(partial).toEqual({ refundId: expect.any(String), status: 'COMPLETED', amountMinor: 1000, currency: 'USD' });
+    expect(partial).toEqual({
+      refundId: expect.any(String),
+      status: 'COMPLETED',
+      amountMinor: 1000,
+      currency: 'USD',
+      captureId,
+    });
     const replay = await paypal.refundCapture({
       captureId,
       bookingId: input.bookingId,

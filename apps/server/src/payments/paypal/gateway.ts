@@ -22,7 +22,13 @@ import { minorToPayPal, payPalToMinor } from './money.ts';
  * Nothing it returns or logs contains SDK types, the access token or the client secret.
  */
 
-export type PayPalOperation = 'createOrder' | 'getOrder' | 'captureOrder' | 'refundCapture';
+export type PayPalOperation =
+  | 'createOrder'
+  | 'getOrder'
+  | 'captureOrder'
+  | 'refundCapture'
+  | 'getCapture'
+  | 'getRefund';
 
 export type PayPalErrorKind =
   /** 422 ORDER_ALREADY_CAPTURED: fetch the order and reconcile. */
@@ -117,7 +123,12 @@ export type PayPalOrderView = {
   currency: string;
   payerId: string | null;
   captures: PayPalCaptureView[];
+  /** Refunds of its captures, as far as PayPal lists them with the order. */
+  refunds: PayPalRefundView[];
 };
+
+/** A capture read on its own, with the order it belongs to. */
+export type PayPalCaptureDetail = PayPalCaptureView & { orderId: string | null };
 
 export type CreatePayPalOrderInput = {
   bookingId: string;
@@ -130,7 +141,14 @@ export type CreatePayPalOrderInput = {
 
 export type CreatedPayPalOrder = { orderId: string; approveUrl: string; status: PayPalOrderStatus };
 
-export type PayPalRefundView = { refundId: string; status: PayPalRefundStatus; amountMinor: number; currency: string };
+export type PayPalRefundView = {
+  refundId: string;
+  status: PayPalRefundStatus;
+  amountMinor: number;
+  currency: string;
+  /** The capture it refunds (from its `up` link); null when PayPal did not say. */
+  captureId: string | null;
+};
 
 export type PayPalGateway = {
   createOrder(input: CreatePayPalOrderInput): Promise<CreatedPayPalOrder>;
@@ -141,7 +159,11 @@ export type PayPalGateway = {
     bookingId: string;
     amountMinor?: number;
     currency: string;
+    /** PayPal-Request-Id; default `refund:<booking>`. A refund that failed outright is retried under a new one. */
+    requestId?: string;
   }): Promise<PayPalRefundView>;
+  getCapture(captureId: string): Promise<PayPalCaptureDetail>;
+  getRefund(refundId: string): Promise<PayPalRefundView>;
 };
 
 export type PayPalGatewayOptions = {
@@ -187,6 +209,13 @@ const WireCapture = z.object({
   amount: WireMoney,
   custom_id: z.string().optional(),
   invoice_id: z.string().optional(),
+  supplementary_data: z.object({ related_ids: z.object({ order_id: z.string().optional() }).optional() }).optional(),
+});
+const WireRefund = z.object({
+  id: ID,
+  status: z.enum(PAYPAL_REFUND_STATUSES),
+  amount: WireMoney,
+  links: z.array(WireLink).optional(),
 });
 const WireOrder = z.object({
   id: ID,
@@ -197,14 +226,15 @@ const WireOrder = z.object({
         amount: WireMoney,
         custom_id: z.string().optional(),
         invoice_id: z.string().optional(),
-        payments: z.object({ captures: z.array(WireCapture).optional() }).optional(),
+        payments: z
+          .object({ captures: z.array(WireCapture).optional(), refunds: z.array(WireRefund).optional() })
+          .optional(),
       }),
     )
     .min(1),
   payer: z.object({ payer_id: z.string().optional() }).optional(),
 });
 const WireCreatedOrder = z.object({ id: ID, status: z.enum(PAYPAL_ORDER_STATUSES), links: z.array(WireLink) });
-const WireRefund = z.object({ id: ID, status: z.enum(PAYPAL_REFUND_STATUSES), amount: WireMoney });
 const WireError = z.object({
   name: z.string().optional(),
   debug_id: z.string().optional(),
@@ -438,14 +468,32 @@ export function createPayPalGateway(options: PayPalGatewayOptions): PayPalGatewa
       amountMinor: toMinor(operation, unit.amount),
       currency: unit.amount.currency_code,
       payerId: order.payer?.payer_id ?? null,
-      captures: (unit.payments?.captures ?? []).map((capture) => ({
-        id: capture.id,
-        status: capture.status,
-        amountMinor: toMinor(operation, capture.amount),
-        currency: capture.amount.currency_code,
-        customId: capture.custom_id ?? null,
-        invoiceId: capture.invoice_id ?? null,
-      })),
+      captures: (unit.payments?.captures ?? []).map((capture) => captureView(operation, capture)),
+      refunds: (unit.payments?.refunds ?? []).map((refund) => refundView(operation, refund)),
+    };
+  }
+
+  function captureView(operation: PayPalOperation, capture: z.infer<typeof WireCapture>): PayPalCaptureView {
+    return {
+      id: capture.id,
+      status: capture.status,
+      amountMinor: toMinor(operation, capture.amount),
+      currency: capture.amount.currency_code,
+      customId: capture.custom_id ?? null,
+      invoiceId: capture.invoice_id ?? null,
+    };
+  }
+
+  function refundView(operation: PayPalOperation, refund: z.infer<typeof WireRefund>): PayPalRefundView {
+    // PayPal names the refunded capture only in the refund's `up` link
+    const up = refund.links?.find((link) => link.rel === 'up')?.href ?? '';
+    const captureId = /\/v2\/payments\/captures\/([A-Za-z0-9-]{1,64})$/.exec(up)?.[1] ?? null;
+    return {
+      refundId: refund.id,
+      status: refund.status,
+      amountMinor: toMinor(operation, refund.amount),
+      currency: refund.amount.currency_code,
+      captureId,
     };
   }
 
@@ -519,7 +567,7 @@ export function createPayPalGateway(options: PayPalGatewayOptions): PayPalGatewa
       return orderView('captureOrder', body);
     },
 
-    async refundCapture({ captureId, bookingId, amountMinor, currency }) {
+    async refundCapture({ captureId, bookingId, amountMinor, currency, requestId: givenRequestId }) {
       requireBookingId(bookingId);
       if (!ID.safeParse(captureId).success) {
         throw new PayPalError({ kind: 'not_found', operation: 'refundCapture', message: 'Not a PayPal capture id' });
@@ -528,7 +576,7 @@ export function createPayPalGateway(options: PayPalGatewayOptions): PayPalGatewa
       // No amount means a full refund of what is left on the capture.
       const refundBody =
         amountMinor === undefined ? {} : { amount: { currencyCode: code, value: minorToPayPal(amountMinor, code) } };
-      const requestId = `refund:${bookingId}`;
+      const requestId = givenRequestId ?? `refund:${bookingId}`;
       const body = await execute('refundCapture', requestId, (s) =>
         s.payments.refundCapturedPayment({
           captureId,
@@ -539,12 +587,31 @@ export function createPayPalGateway(options: PayPalGatewayOptions): PayPalGatewa
       );
       const parsed = WireRefund.safeParse(body);
       if (!parsed.success) throw malformed('refundCapture', 'refund');
+      const refund = refundView('refundCapture', parsed.data);
+      return { ...refund, captureId: refund.captureId ?? captureId };
+    },
+
+    async getCapture(captureId) {
+      if (!ID.safeParse(captureId).success) {
+        throw new PayPalError({ kind: 'not_found', operation: 'getCapture', message: 'Not a PayPal capture id' });
+      }
+      const body = await execute('getCapture', null, (s) => s.payments.getCapturedPayment({ captureId }));
+      const parsed = WireCapture.safeParse(body);
+      if (!parsed.success) throw malformed('getCapture', 'capture');
       return {
-        refundId: parsed.data.id,
-        status: parsed.data.status,
-        amountMinor: toMinor('refundCapture', parsed.data.amount),
-        currency: parsed.data.amount.currency_code,
+        ...captureView('getCapture', parsed.data),
+        orderId: parsed.data.supplementary_data?.related_ids?.order_id ?? null,
       };
+    },
+
+    async getRefund(refundId) {
+      if (!ID.safeParse(refundId).success) {
+        throw new PayPalError({ kind: 'not_found', operation: 'getRefund', message: 'Not a PayPal refund id' });
+      }
+      const body = await execute('getRefund', null, (s) => s.payments.getRefund({ refundId }));
+      const parsed = WireRefund.safeParse(body);
+      if (!parsed.success) throw malformed('getRefund', 'refund');
+      return refundView('getRefund', parsed.data);
     },
   };
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../logger.ts';
-import { makeBuyers, pressPayPalButton, seedEvent } from '../../test/fixtures.ts';
+import { approvalUrlOf, makeBuyers, pressPayPalButton, seedEvent } from '../../test/fixtures.ts';
 import { ADMIN, startTestServer, type TestServer } from '../../test/harness.ts';
 
 // Offline mode as it runs on a public host: the simulator is mounted under /paypal-sim with fault
@@ -16,12 +16,13 @@ async function book(server: TestServer) {
   const [buyer] = await makeBuyers(server, 1);
   const res = await server.http('POST', `/api/events/${eventId}/book`, { token: buyer!.token, body: { quantity: 1 } });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
-  const paymentUrl = res.body.paymentUrl as string;
+  const approvalUrl = await approvalUrlOf(res.body);
   return {
     bookingId: res.body.id as string,
     token: buyer!.token,
-    paymentUrl,
-    orderId: new URL(paymentUrl).searchParams.get('token') as string,
+    paymentUrl: res.body.paymentUrl as string,
+    approvalUrl,
+    orderId: new URL(approvalUrl).searchParams.get('token') as string,
   };
 }
 
@@ -185,7 +186,7 @@ describe('one standalone simulator shared by two servers', () => {
       expect((await fetch(`${a.url}/paypal-sim/checkoutnow?token=X`)).status).toBe(404);
       for (const server of [a, b]) {
         const held = await book(server);
-        expect(held.paymentUrl.startsWith(`${server.paypalSimulatorUrl}/checkoutnow?token=`)).toBe(true);
+        expect(held.approvalUrl.startsWith(`${server.paypalSimulatorUrl}/checkoutnow?token=`)).toBe(true);
         const back = await pressPayPalButton(server, held.orderId, 'approve');
         expect(back.startsWith(`${server.url}/payments/paypal/return?`)).toBe(true);
         expect((await server.http('GET', back.replace(server.url, ''))).body.state).toBe('confirmed');

@@ -9,6 +9,8 @@ import {
   bookingForRedirect,
   type CheckoutDeps,
   cancelCheckout,
+  openCheckout,
+  paymentStartUrl,
   type RefundState,
   type SettleOutcome,
   settlePayment,
@@ -137,6 +139,66 @@ function describeOutcome(outcome: SettleOutcome): Reply {
   }
 }
 
+/** A booking whose payment link was followed when there is nothing left to pay for. */
+function describeClosed(booking: Booking, back: string): Reply {
+  const action = { href: back, label: 'Back' };
+  switch (booking.status) {
+    case 'CONFIRMED':
+      return {
+        status: 409,
+        state: 'confirmed',
+        page: {
+          tone: 'ok',
+          title: 'This booking is already paid',
+          lines: ['Your tickets are confirmed; there is nothing more to pay.'],
+          action,
+        },
+      };
+    case 'EXPIRED':
+      return {
+        status: 410,
+        state: 'expired',
+        page: {
+          tone: 'bad',
+          title: 'Your hold expired',
+          lines: [
+            'The hold ran out before the payment was started, and the tickets went back on sale.',
+            refundLine('none'),
+          ],
+          action,
+        },
+      };
+    default:
+      return {
+        status: 409,
+        state: booking.status.toLowerCase(),
+        page: {
+          tone: 'bad',
+          title: 'This booking is no longer open',
+          lines: [`It is ${booking.status.toLowerCase()}, so there is nothing to pay.`, refundLine('none')],
+          action,
+        },
+      };
+  }
+}
+
+/**
+ * Where "Back" leads from a payment page: the page the buyer came from when it is ours or an
+ * allowed shop's (CORS_ORIGINS), otherwise the event itself.
+ */
+function backLink(c: HonoContext, deps: AppDeps, booking: Booking): string {
+  const referer = c.req.header('referer');
+  if (referer) {
+    try {
+      const origin = new URL(referer).origin;
+      if (origin === new URL(deps.config.publicUrl).origin || deps.config.CORS_ORIGINS.includes(origin)) return referer;
+    } catch {
+      // not a URL: ignored
+    }
+  }
+  return `${deps.config.publicUrl}/api/events/${booking.eventId}`;
+}
+
 async function eventTitleOf(deps: AppDeps, booking: Booking): Promise<string | undefined> {
   const rows = await deps.orm.em
     .fork()
@@ -157,7 +219,11 @@ export function paypalRedirectRoutes(deps: AppDeps, checkout: CheckoutDeps): Hon
 
   const respond = async (c: HonoContext, reply: Reply, booking: Booking) => {
     c.header('Cache-Control', 'no-store');
-    if (wantsJson(c)) return c.json({ state: reply.state, booking: toBookingDto(booking) }, reply.status);
+    if (wantsJson(c))
+      return c.json(
+        { state: reply.state, booking: toBookingDto(booking, paymentStartUrl(checkout, booking.id)) },
+        reply.status,
+      );
     const eventTitle = await eventTitleOf(deps, booking);
     return c.html(renderPaymentPage({ ...reply.page, booking, ...(eventTitle ? { eventTitle } : {}) }), reply.status);
   };
@@ -169,6 +235,15 @@ export function paypalRedirectRoutes(deps: AppDeps, checkout: CheckoutDeps): Hon
     for (const [name, value] of Object.entries(errorHeaders(domain))) c.header(name, value);
     if (wantsJson(c)) return c.json(errorBody(domain), domain.status as 400);
     const limited = domain.code === 'RATE_LIMITED';
+    if (domain.code === 'PAYMENT_PROVIDER_ERROR')
+      return c.html(
+        renderPaymentPage({
+          tone: 'wait',
+          title: 'PayPal is not answering',
+          lines: [domain.message, 'Nothing was charged. Reload this page in a moment to try again.'],
+        }),
+        502,
+      );
     return c.html(
       renderPaymentPage({
         tone: 'bad',
@@ -190,6 +265,20 @@ export function paypalRedirectRoutes(deps: AppDeps, checkout: CheckoutDeps): Hon
       return refuse(c, error);
     }
     await next();
+  });
+
+  // the link a hold answers with: the PayPal order is created here, when the buyer goes to pay
+  app.get('/start', async (c) => {
+    const em = deps.orm.em.fork();
+    try {
+      const opening = await openCheckout(checkout, em, c.req.query('ref'));
+      if (opening.kind === 'closed')
+        return respond(c, describeClosed(opening.booking, backLink(c, deps, opening.booking)), opening.booking);
+      c.header('Cache-Control', 'no-store');
+      return c.redirect(opening.approvalUrl, 303);
+    } catch (error) {
+      return refuse(c, error);
+    }
   });
 
   app.get('/return', async (c) => {
