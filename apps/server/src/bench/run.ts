@@ -262,28 +262,41 @@ async function main() {
         maxPerUser: 4,
       });
 
-    // ceiling-sql: the hold as plain SQL at the same concurrency, from a pool the server's size
-    for (const form of ['transaction', 'cte'] as const) {
-      const name = `ceiling-sql/${form === 'transaction' ? 'one-transaction' : 'cte'}`;
-      const eventId = await hotEvent(name);
-      const userIds = await insertBuyers(pool, sizes.holdBuyers, form);
-      const { value: run, noted } = await measured({ load }, () =>
-        load.call<PoolResult>(
-          'sqlHolds',
-          {
-            url: database.url,
-            form,
-            eventId,
-            userIds,
-            quantities: quantities(userIds.length),
-            inFlight: sizes.holdsInFlight,
-            poolSize: sizes.sqlPool,
-          },
-          progressOf(name),
-        ),
-      );
-      record(noted(await checkHolds(pool, name, eventId, run)));
-    }
+    // ceiling-sql: the hold as plain SQL at the same concurrency, from a pool the server's size; run
+    // again between the servers' runs, and the better of the two kept, so the machine's mood at one
+    // moment does not make the ceiling low
+    const sqlCeilings = async () => {
+      for (const form of ['transaction', 'cte'] as const) {
+        const name = `ceiling-sql/${form === 'transaction' ? 'one-transaction' : 'cte'}`;
+        const eventId = await hotEvent(name);
+        const userIds = await insertBuyers(pool, sizes.holdBuyers, form);
+        const { value: run, noted } = await measured({ load }, () =>
+          load.call<PoolResult>(
+            'sqlHolds',
+            {
+              url: database.url,
+              form,
+              eventId,
+              userIds,
+              quantities: quantities(userIds.length),
+              inFlight: sizes.holdsInFlight,
+              poolSize: sizes.sqlPool,
+            },
+            progressOf(name),
+          ),
+        );
+        const result = noted(await checkHolds(pool, name, eventId, run));
+        const earlier = find(name);
+        if (!earlier) record(result);
+        else {
+          const best = result.perSecond > earlier.perSecond ? result : earlier;
+          const both = `best of 2 runs (${earlier.perSecond} and ${result.perSecond} req/s)`;
+          results.splice(results.indexOf(earlier), 1, { ...best, notes: `${both}; ${best.notes}` });
+          say(`[bench] ${name}: ${result.perSecond} req/s this time, keeping ${best.perSecond}`);
+        }
+      }
+    };
+    await sqlCeilings();
 
     const holdPhase = async (server: { child: Child; url: string }, transport: 'trpc' | 'rest', mode: string) => {
       const name = `hot-on-sale/${transport}/batching-${mode}`;
@@ -306,7 +319,7 @@ async function main() {
         ),
       );
       const to = await server.child.call<number>('mark');
-      record(noted(withRatio(await checkHolds(pool, name, eventId, run), find('ceiling-sql/one-transaction'))));
+      record(noted(await checkHolds(pool, name, eventId, run)));
       return { from, to, requests: run.latencies.length, eventId };
     };
     const warmUp = async (server: { child: Child; url: string }) => {
@@ -339,6 +352,7 @@ async function main() {
     } finally {
       await unbatched.child.stop();
     }
+    await sqlCeilings();
 
     // hot-on-sale batched (profiled with --profile), then purchases and the catalogue on the same server
     const profileDir = values.profile ? path.resolve(values.profile) : undefined;
@@ -377,19 +391,14 @@ async function main() {
       if (counts.sold !== confirmed || confirmed !== sizes.purchases)
         problems.push(`purchase: ${confirmed} confirmed of ${sizes.purchases}, sold ${counts.sold}`);
       record(
-        noted(
-          withRatio(
-            {
-              name: 'purchase',
-              perSecond: Math.round(purchaseRun.latencies.length / purchaseRun.seconds),
-              ...summarize([...purchaseRun.latencies]),
-              requests: purchaseRun.latencies.length,
-              errors: purchaseRun.latencies.length - confirmed,
-              notes: `${confirmed} confirmed, sold ${counts.sold}; book + start + approve + capture, ${sizes.purchasesInFlight} in flight`,
-            },
-            find('ceiling-sql/one-transaction'),
-          ),
-        ),
+        noted({
+          name: 'purchase',
+          perSecond: Math.round(purchaseRun.latencies.length / purchaseRun.seconds),
+          ...summarize([...purchaseRun.latencies]),
+          requests: purchaseRun.latencies.length,
+          errors: purchaseRun.latencies.length - confirmed,
+          notes: `${confirmed} confirmed, sold ${counts.sold}; book + start + approve + capture, ${sizes.purchasesInFlight} in flight`,
+        }),
       );
 
       restAdapterMs = await catalog(pool, organizer, server, load, workDir, hotEventId);
@@ -418,6 +427,12 @@ async function main() {
     `One run, ${values.quick ? 'quick' : 'full'} sizes, ${cpus().length} CPUs, Node ${process.version}, ` +
       `${process.env.BENCH_DATABASE_URL ? 'BENCH_DATABASE_URL' : 'embedded PostgreSQL'}, ${seconds} s:`,
   );
+  // each result against its ceiling, once every ceiling has its final number
+  for (const [i, result] of results.entries()) {
+    const ceiling =
+      result.ceiling ?? (/^(hot-on-sale|purchase)/.test(result.name) ? 'ceiling-sql/one-transaction' : null);
+    if (ceiling) results[i] = withRatio(result, find(ceiling));
+  }
   say('');
   printTable(results, say);
   const targets = checkTargets();
@@ -548,7 +563,7 @@ async function catalog(
   for (const query of queries) {
     const result = await readAt(query.name, server.child, base, query.paths);
     cpu[query.name] = Number(/server ([\d.]+)/.exec(result.notes ?? '')?.[1] ?? Number.NaN);
-    record(withRatio(result, find(`ceiling-http/hono-trpc-${query.ceiling}`)));
+    record({ ...result, ceiling: `ceiling-http/hono-trpc-${query.ceiling}` });
   }
   // the same procedure through the OpenAPI adapter and through tRPC, each request running its query
   const adapter =

@@ -45,6 +45,7 @@ type Waiting = {
 };
 
 const MAX_BATCH = 500;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function createHoldQueue({ fork, maxBatch = MAX_BATCH, onBatch }: HoldQueueOptions): HoldQueue {
   /** Present while a batch for the event is in flight: the requests waiting for the next one. */
@@ -52,6 +53,11 @@ export function createHoldQueue({ fork, maxBatch = MAX_BATCH, onBatch }: HoldQue
 
   const submit = (request: BatchedTake) =>
     new Promise<BatchedTakeResult>((resolve, reject) => {
+      // ids go into the batch's statements as values of uuid columns: one that is not would fail them all
+      if (!UUID.test(request.userId) || !UUID.test(request.eventId)) {
+        reject(new Error('a hold needs a user id and an event id that are UUIDs'));
+        return;
+      }
       const waiting = { request, resolve, reject };
       const queue = waitingFor.get(request.eventId);
       if (queue) {
