@@ -1,5 +1,5 @@
 import { DomainError } from '@boxoffice/contracts';
-import type { Booking } from '@boxoffice/db';
+import type { Booking, EntityManager } from '@boxoffice/db';
 import { Hono, type Context as HonoContext } from 'hono';
 import type { AppDeps } from '../../deps.ts';
 import { errorBody, errorHeaders, toDomainError } from '../../errors.ts';
@@ -267,6 +267,10 @@ export function paypalRedirectRoutes(deps: AppDeps, checkout: CheckoutDeps): Hon
     await next();
   });
 
+  /** The booking PayPal's redirect is about: its order token and our signed reference must agree. */
+  const bookingOfRedirect = (c: HonoContext, em: EntityManager) =>
+    bookingForRedirect(checkout, em, { token: c.req.query('token'), ref: c.req.query('ref') });
+
   // the link a hold answers with: the PayPal order is created here, when the buyer goes to pay
   app.get('/start', async (c) => {
     const em = deps.orm.em.fork();
@@ -284,10 +288,7 @@ export function paypalRedirectRoutes(deps: AppDeps, checkout: CheckoutDeps): Hon
   app.get('/return', async (c) => {
     const em = deps.orm.em.fork();
     try {
-      const bookingId = await bookingForRedirect(checkout, em, {
-        token: c.req.query('token'),
-        ref: c.req.query('ref'),
-      });
+      const bookingId = await bookingOfRedirect(c, em);
       const outcome = await settlePayment(checkout, em, bookingId);
       return respond(c, describeOutcome(outcome), outcome.booking);
     } catch (error) {
@@ -298,10 +299,7 @@ export function paypalRedirectRoutes(deps: AppDeps, checkout: CheckoutDeps): Hon
   app.get('/cancel', async (c) => {
     const em = deps.orm.em.fork();
     try {
-      const bookingId = await bookingForRedirect(checkout, em, {
-        token: c.req.query('token'),
-        ref: c.req.query('ref'),
-      });
+      const bookingId = await bookingOfRedirect(c, em);
       const { booking, released } = await cancelCheckout(checkout, em, bookingId);
       const reply: Reply =
         booking.status === 'CANCELLED'
