@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Boxoffice needs, idempotently: Node 24 (when the machine's Node is older than 22.17),
 # pnpm at the version pinned in package.json, and the workspace's packages. A second run skips
-# whatever is already in place. Pass --browser to also install Chromium for the browser tests.
+# whatever is already in place. Pass --browser to also install Chromium for the browser tests, and
+# --pgbouncer to install Debian's pgbouncer for the stress run's pass behind a pooler.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,14 +46,33 @@ say "installing workspace packages (frozen lockfile)"
 pnpm install --frozen-lockfile --reporter=append-only | grep -vE '^Progress' || true
 test -d node_modules/.pnpm || { echo "pnpm install failed" >&2; exit 1; }
 
-if [ "${1:-}" = "--browser" ]; then
-  if command -v chromium >/dev/null 2>&1; then
-    say "Chromium present: $(chromium --version 2>/dev/null | head -1)"
-  else
-    say "installing Debian's Chromium for the browser tests"
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
-  fi
-fi
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+apt_updated=""
+apt_install() {
+  [ -n "$apt_updated" ] || { $SUDO apt-get update -qq; apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+for flag in "$@"; do
+  case "$flag" in
+    --browser)
+      if command -v chromium >/dev/null 2>&1; then
+        say "Chromium present: $(chromium --version 2>/dev/null | head -1)"
+      else
+        say "installing Debian's Chromium for the browser tests"
+        apt_install chromium
+      fi
+      ;;
+    --pgbouncer)
+      # Debian puts it in /usr/sbin, which is not on every user's PATH
+      if command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; then
+        say "pgbouncer present: $( (command -v pgbouncer || echo /usr/sbin/pgbouncer) | xargs -I{} {} --version 2>/dev/null | head -1)"
+      else
+        say "installing Debian's pgbouncer for the stress run behind a pooler"
+        apt_install pgbouncer
+        # the package starts a system-wide pgbouncer on port 6432; the stress run starts its own
+        $SUDO systemctl disable --now pgbouncer >/dev/null 2>&1 || $SUDO service pgbouncer stop >/dev/null 2>&1 || true
+      fi
+      ;;
+  esac
+done
 say "done"

@@ -13,6 +13,9 @@ import { docsInitScript, docsPage } from './docs.ts';
 import { errorBody, errorHeaders, toDomainError } from './errors.ts';
 import { createCachePolicy } from './http-cache.ts';
 import { clientIp } from './lib/client-ip.ts';
+import { checkinPageRoutes } from './modules/checkin/checkin.page.ts';
+import { queueStatusEtag, queueStreamRoutes } from './modules/onsale/queue.http.ts';
+import { ticketPdfRoutes } from './modules/tickets/tickets.routes.ts';
 import { openApiDocument } from './openapi.ts';
 import { paypalRedirectRoutes } from './payments/paypal/paypal-redirects.router.ts';
 import { SIMULATOR_MOUNT_PATH } from './payments/paypal/paypal-settings.ts';
@@ -215,6 +218,13 @@ export function buildApp(deps: AppDeps): Hono<Env> {
     return restHandler(c, forwarded);
   });
 
+  // a booking's tickets as a PDF: binary, so a plain route beside the OpenAPI adapter (documented in openapi.ts)
+  app.route('/api/bookings', ticketPdfRoutes(deps));
+
+  // the waiting room's status: an ETag for polling; its SSE stream is a plain route (documented in openapi.ts)
+  app.use('/api/events/:eventId/queue', queueStatusEtag());
+  app.route('/api', queueStreamRoutes(deps));
+
   // REST: the same procedures through the OpenAPI adapter; its error bodies are reshaped to ours.
   const rest = createRestHandler('/api', log);
   // which methods a REST path answers to, from the OpenAPI document, to tell 405 from 404
@@ -263,6 +273,7 @@ export function buildApp(deps: AppDeps): Hono<Env> {
     return c.body(await deps.metrics.render(), 200, { 'Content-Type': deps.metrics.contentType });
   });
   app.get('/openapi.json', (c) => c.json(openApiDocument(config.publicUrl)));
+  app.route('/checkin', checkinPageRoutes());
   app.get('/docs', (c) => c.html(docsPage()));
   app.get('/docs/init.js', (c) => c.body(docsInitScript(), 200, { 'Content-Type': 'text/javascript; charset=utf-8' }));
   app.get('/docs/assets/:file{swagger-ui\\.css|swagger-ui-bundle\\.js}', async (c) => {

@@ -12,7 +12,18 @@ const SEED = Number(process.env.BAD_INPUT_SEED ?? Date.now() % 2 ** 31);
 const RUNS = Number(process.env.BAD_INPUT_RUNS ?? 5000);
 
 /** The tables whose rows a refused request must leave as they were. */
-const TABLES = ['users', 'events', 'bookings', 'payments', 'refresh_tokens', 'idempotency_keys', 'geocode_cache'];
+const TABLES = [
+  'users',
+  'events',
+  'bookings',
+  'payments',
+  'refresh_tokens',
+  'idempotency_keys',
+  'geocode_cache',
+  'waiting_rooms',
+  'queue_entries',
+  'waitlist_entries',
+];
 
 let server: TestServer;
 let tokens: { admin: string; user: string };

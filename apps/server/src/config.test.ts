@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config.ts';
+import { generateTicketSigningKey } from './modules/tickets/ticket-code.ts';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -54,5 +55,35 @@ describe('loadConfig', () => {
         .map((p) => p.split(':')[0])
         .sort(),
     ).toEqual(['ADMIN_PASSWORD', 'ADMIN_USERNAME']);
+  });
+});
+
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  HOST: 'https://tickets.example.test',
+  JWT_SECRET_KEY: 'x'.repeat(40),
+  JWT_REFRESH_TOKEN_KEY: 'y'.repeat(40),
+  ADMIN_EMAIL: 'admin@example.test',
+  ADMIN_USERNAME: 'admin',
+  ADMIN_PASSWORD: 'a-long-admin-password',
+  PAYPAL_SIMULATOR: 'true',
+};
+
+describe('mail and ticket key configuration', () => {
+  it('production needs SMTP_URL (or MAIL_DISABLED=true) and TICKET_SIGNING_KEY', () => {
+    const names = problemsOf(PRODUCTION).map((p) => p.split(':')[0]);
+    expect(names).toEqual(['SMTP_URL', 'TICKET_SIGNING_KEY']);
+    const key = generateTicketSigningKey();
+    expect(problemsOf({ ...PRODUCTION, SMTP_URL: 'smtp://mail.example.test:587', TICKET_SIGNING_KEY: key })).toEqual(
+      [],
+    );
+    expect(problemsOf({ ...PRODUCTION, MAIL_DISABLED: 'true', TICKET_SIGNING_KEY: key })).toEqual([]);
+  });
+
+  it('refuses a malformed SMTP_URL or key without echoing either', () => {
+    const problems = problemsOf({ SMTP_URL: 'http://user:hunter2@mail', TICKET_SIGNING_KEY: 'bm90IGEga2V5' });
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['SMTP_URL', 'TICKET_SIGNING_KEY']);
+    expect(problems.join('\n')).not.toContain('hunter2');
+    expect(problems.join('\n')).not.toContain('bm90IGEga2V5');
   });
 });

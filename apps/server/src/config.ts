@@ -1,4 +1,16 @@
+import { createPrivateKey } from 'node:crypto';
 import { z } from 'zod';
+
+function isEd25519PrivateKey(value: string): boolean {
+  try {
+    return (
+      createPrivateKey({ key: Buffer.from(value, 'base64'), format: 'der', type: 'pkcs8' }).asymmetricKeyType ===
+      'ed25519'
+    );
+  } catch {
+    return false;
+  }
+}
 
 const optionalString = z
   .string()
@@ -27,6 +39,14 @@ export const EnvSchema = z
         .regex(/^postgres(ql)?:\/\/.+/, 'expected postgres://user:password@host:port/database')
         .optional(),
     ),
+    // where migrations and session-bound work (the job queue's LISTEN/NOTIFY) connect when
+    // DATABASE_URL goes through a transaction pooler such as pgbouncer; DATABASE_URL when unset
+    DATABASE_DIRECT_URL: optionalString.pipe(
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\/.+/, 'expected postgres://user:password@host:port/database')
+        .optional(),
+    ),
     DATABASE_POOL_MAX: int(20, 1, 500),
     // a caller waits this long for a pool connection, then gets 503 DATABASE_UNAVAILABLE
     DATABASE_ACQUIRE_TIMEOUT_MS: int(5000, 100, 120_000),
@@ -45,9 +65,31 @@ export const EnvSchema = z
     // a refresh token rotated less than this ago gets the same successor again instead of
     // counting as a replay (which revokes the family): parallel refreshes, a retried lost answer
     REFRESH_TOKEN_GRACE_SECONDS: int(10, 0, 300),
-    HOLD_TTL_MINUTES: int(15, 1, 24 * 60),
+    // fractions (down to 0.05, 3 s) only with NODE_ENV=test: the stress run lets holds lapse in seconds
+    HOLD_TTL_MINUTES: z.coerce
+      .number({ error: 'expected a number of minutes' })
+      .min(0.05)
+      .max(24 * 60)
+      .default(15),
+    // a job worker silent this long is taken for dead and its jobs run elsewhere (jobs/leases.ts)
+    JOB_LEASE_SECONDS: int(120, 5, 3600),
+    // test only (refused otherwise): the ledger reads the counts without the event's row lock, so
+    // the stress run can show that it catches the oversell that follows (pnpm test:stress --broken-ledger)
+    LEDGER_UNSAFE_SKIP_ROW_LOCK: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((value) => value === 'true'),
     // how long this server answers a public catalogue read from memory (0: never); see http-cache.ts
     PUBLIC_CACHE_SECONDS: int(1, 0, 60),
+    // waiting rooms (modules/onsale): how long an admission lasts, how often the admission job runs,
+    // and the most buyers one run admits
+    ADMISSION_TTL_SECONDS: int(300, 10, 3600),
+    ADMISSION_TICK_SECONDS: int(2, 1, 60),
+    ADMISSION_BATCH_MAX: int(500, 1, 100_000),
+    // how often an open status stream (SSE) looks for a change, per server and event
+    QUEUE_STREAM_INTERVAL_MS: int(1000, 100, 60_000),
+    // how long a waitlist offer holds its tickets for the buyer (modules/waitlist)
+    WAITLIST_OFFER_MINUTES: int(30, 1, 24 * 60),
     // holds for one event that arrive while a transaction for it is in flight share the next one
     HOLD_BATCHING: z
       .enum(['true', 'false'])
@@ -109,6 +151,25 @@ export const EnvSchema = z
       .enum(['true', 'false'])
       .default('true')
       .transform((value) => value === 'true'),
+    // mail (modules/mail) goes to this SMTP server: smtp://[user:password@]host:port, or smtps:// for TLS
+    SMTP_URL: optionalString.pipe(
+      z
+        .string()
+        .regex(/^smtps?:\/\/[^/]+/, 'expected smtp://[user:password@]host:port or smtps://...')
+        .optional(),
+    ),
+    SMTP_TIMEOUT_MS: int(10_000, 500, 120_000),
+    MAIL_FROM: z.string().default('Boxoffice <no-reply@boxoffice.local>'),
+    // true: no mail is sent at all (what production needs to run without SMTP_URL)
+    MAIL_DISABLED: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((value) => value === 'true'),
+    // the Ed25519 private key that signs ticket codes (PKCS8 DER, base64); generated into DATA_DIR
+    // in development, required in production
+    TICKET_SIGNING_KEY: optionalString.pipe(
+      z.string().refine(isEd25519PrivateKey, 'expected an Ed25519 private key, PKCS8 DER in base64').optional(),
+    ),
   })
   .superRefine((env, ctx) => {
     const adminSet = [env.ADMIN_EMAIL, env.ADMIN_USERNAME, env.ADMIN_PASSWORD].filter(Boolean).length;
@@ -117,6 +178,20 @@ export const EnvSchema = z
         if (!env[name])
           ctx.addIssue({ code: 'custom', path: [name], message: 'set all three admin variables or none' });
       }
+    }
+    if (env.NODE_ENV !== 'test') {
+      if (!Number.isInteger(env.HOLD_TTL_MINUTES) || env.HOLD_TTL_MINUTES < 1)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['HOLD_TTL_MINUTES'],
+          message: 'expected a whole number of minutes, at least 1 (fractions only with NODE_ENV=test)',
+        });
+      if (env.LEDGER_UNSAFE_SKIP_ROW_LOCK)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['LEDGER_UNSAFE_SKIP_ROW_LOCK'],
+          message: 'refused unless NODE_ENV=test: it lets two buyers take the same tickets',
+        });
     }
     if (env.NODE_ENV !== 'production') return;
     if (!env.JWT_SECRET_KEY || env.JWT_SECRET_KEY.length < 32)
@@ -153,6 +228,18 @@ export const EnvSchema = z
         path: ['PAYPAL_WEBHOOK_ID'],
         message: 'required in production with PayPal credentials (the webhook that sends to /webhooks/paypal)',
       });
+    if (!env.SMTP_URL && !env.MAIL_DISABLED)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SMTP_URL'],
+        message: 'required in production (or MAIL_DISABLED=true to send no mail on purpose)',
+      });
+    if (!env.TICKET_SIGNING_KEY)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TICKET_SIGNING_KEY'],
+        message: 'required in production: an Ed25519 private key, PKCS8 DER in base64',
+      });
     if (env.PAYPAL_SIMULATOR_FAULTS)
       ctx.addIssue({
         code: 'custom',
@@ -184,7 +271,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? 'environment');
       const got = source[name];
-      const shown = got === undefined || /SECRET|PASSWORD|KEY/.test(name) ? '' : ` (got "${got}")`;
+      const shown = got === undefined || /SECRET|PASSWORD|KEY|SMTP_URL/.test(name) ? '' : ` (got "${got}")`;
       return `${name}: ${issue.message}${shown}`;
     });
     throw new ConfigError(problems);

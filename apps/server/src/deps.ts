@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { MikroORM } from '@boxoffice/db';
 import type { PayPalSimulator } from '@boxoffice/paypal-simulator';
 import { createPayPalSimulator } from '@boxoffice/paypal-simulator';
@@ -16,6 +17,13 @@ import type { EventRefundPort } from './modules/events/events.service.ts';
 import type { Geocoder } from './modules/events/geocoder.ts';
 import { geocoderFromConfig } from './modules/events/geocoder.ts';
 import { createHoldQueue } from './modules/inventory/hold-queue.ts';
+import { enqueueMail, enqueueMails, mailJobs } from './modules/mail/mail.ts';
+import { createMailTransport } from './modules/mail/transport.ts';
+import { onsaleJobs } from './modules/onsale/onsale.jobs.ts';
+import { secureRandom, type WaitingRoomConfig } from './modules/onsale/waiting-room.service.ts';
+import { createTicketSigner, resolveTicketSigningKey, type TicketSigner } from './modules/tickets/ticket-code.ts';
+import { renderTicketsPdf } from './modules/tickets/tickets-pdf.ts';
+import type { WaitlistConfig } from './modules/waitlist/waitlist.service.ts';
 import type { CheckoutDeps } from './payments/checkout.service.ts';
 import { paymentStartUrl, startCheckout } from './payments/checkout.service.ts';
 import { paymentJobs } from './payments/payments.jobs.ts';
@@ -59,6 +67,14 @@ export type AppDeps = {
   bookings: BookingsConfig;
   /** The offline PayPal, served under /paypal-sim when no PayPal credentials are configured. */
   paypalSimulator: PayPalSimulator | null;
+  /** Signs ticket codes (Ed25519); its public key verifies them, offline too. */
+  tickets: { signer: TicketSigner };
+  /** Where mail goes, in words for the start banner (no credentials). */
+  mail: { describe: string };
+  /** Waiting rooms: admission timing and the draw's randomness. */
+  waitingRoom: WaitingRoomConfig;
+  /** Waitlists: how long an offer holds its tickets, and where its buyer pays. */
+  waitlist: WaitlistConfig;
 };
 
 export type DepsInput = {
@@ -134,6 +150,18 @@ export async function buildDeps({ config, orm, log, clock, selfUrl, devSecrets: 
     pending: pool.waitingCount,
   }));
 
+  const ticketKey = await resolveTicketSigningKey(config);
+  if (ticketKey.source === 'file')
+    log.warn({ file: ticketKey.file }, 'TICKET_SIGNING_KEY not set: using a generated development key');
+  const ticketSigner = createTicketSigner(ticketKey.key);
+  // development without SMTP_URL: mails become .eml files in the data folder; tests without one send nothing
+  const mailTransport = createMailTransport({
+    smtpUrl: config.SMTP_URL,
+    disabled: config.MAIL_DISABLED,
+    fileDir: config.NODE_ENV === 'development' ? path.join(path.resolve(config.DATA_DIR), 'mail') : undefined,
+    timeoutMs: config.SMTP_TIMEOUT_MS,
+  });
+
   const deps: AppDeps = {
     config,
     orm,
@@ -164,6 +192,23 @@ export async function buildDeps({ config, orm, log, clock, selfUrl, devSecrets: 
       holdQueue: config.HOLD_BATCHING ? createHoldQueue({ fork: () => orm.em.fork() }) : null,
     },
     paypalSimulator,
+    tickets: { signer: ticketSigner },
+    mail: { describe: mailTransport.describe },
+    waitingRoom: {
+      clock,
+      admissionTtlSeconds: config.ADMISSION_TTL_SECONDS,
+      tickSeconds: config.ADMISSION_TICK_SECONDS,
+      batchMax: config.ADMISSION_BATCH_MAX,
+      random: secureRandom,
+    },
+    waitlist: {
+      clock,
+      offerMinutes: config.WAITLIST_OFFER_MINUTES,
+      paymentLink: (bookingId) => paymentStartUrl(checkout, bookingId),
+      onOffer: async (em, bookingId, now) => {
+        await enqueueMail(em, { kind: 'waitlist-offer', bookingId }, now);
+      },
+    },
   };
 
   // each module brings the handlers of its own jobs; the type demands one for every task
@@ -171,6 +216,38 @@ export async function buildDeps({ config, orm, log, clock, selfUrl, devSecrets: 
     ...bookingJobs({ orm, clock }),
     ...paymentJobs({ orm, checkout, refunds }),
     ...housekeepingJobs({ orm, clock }),
+    // the handlers read the config objects on each run, so what a test sets there (a seeded draw) applies
+    ...onsaleJobs({
+      orm,
+      waitingRoom: deps.waitingRoom,
+      waitlist: deps.waitlist,
+      onSoldOut: async (em, eventId, userIds, now) => {
+        await enqueueMails(
+          em,
+          userIds.map((userId) => ({ kind: 'waiting-room-sold-out', eventId, userId })),
+          now,
+        );
+      },
+    }),
+    ...mailJobs({
+      orm,
+      clock,
+      log,
+      transport: mailTransport,
+      from: config.MAIL_FROM,
+      context: {
+        publicUrl,
+        ticketsPdf: (em, bookingId) => renderTicketsPdf(em, ticketSigner, bookingId),
+        paymentLink: (bookingId) => paymentStartUrl(checkout, bookingId),
+      },
+    }),
   };
-  return { deps, jobHandlers, close: async () => paypalSimulator?.close() };
+  return {
+    deps,
+    jobHandlers,
+    close: async () => {
+      mailTransport.close();
+      await paypalSimulator?.close();
+    },
+  };
 }

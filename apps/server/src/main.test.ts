@@ -74,6 +74,8 @@ describe('the server process', () => {
 
     const first = await start();
     expect((await fetch(`${first.url}/readyz`)).status).toBe(200);
+    // no SMTP_URL in development: the banner says where the mails go
+    expect(first.child.output()).toContain(`Mail:           files in ${path.join(dataDir, 'mail')}`);
     const register = await fetch(`${first.url}/api/auth/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -43,6 +43,8 @@ console.log(
     `  API reference:  ${running.url}/docs   (OpenAPI: ${running.url}/openapi.json)`,
     `  Database:       ${running.databaseSource === 'embedded' ? `embedded PostgreSQL, data in ${path.resolve(config.DATA_DIR)}` : 'DATABASE_URL'}`,
     `  Admin sign-in:  ${admin.email} (${adminHint})`,
+    `  Mail:           ${running.deps.mail.describe}`,
+    `  Check-in page:  ${running.url}/checkin`,
     '  Stop with Ctrl+C.',
     '',
   ].join('\n'),

@@ -27,7 +27,19 @@ const PENDING_ROUTES = new Set(['webhooks-paypal', 'payments-start']);
  * Operations whose example request can succeed only after something outside the API happened: a
  * buyer's approval at PayPal (return; a refund needs a paid booking), PayPal's signature (webhook).
  */
-const SUCCEEDS_ONLY_WITH_OUTSIDE_STATE = new Set(['payments-return', 'bookings-refund', 'webhooks-paypal']);
+const SUCCEEDS_ONLY_WITH_OUTSIDE_STATE = new Set([
+  'payments-return',
+  'bookings-refund',
+  'webhooks-paypal',
+  // a waiting room to be in, a sold-out event's waitlist to be on
+  'queue-join',
+  'queue-status',
+  'queue-stream',
+  'queue-state',
+  'waitlist-join',
+  'waitlist-mine',
+  'waitlist-leave',
+]);
 
 type Schema = LooseJson;
 type Parameter = {
@@ -125,11 +137,22 @@ async function freshState(call: Call) {
   const buyer = await signUp(server, 'contract');
   const eventId = await seedEvent(server, { capacity: 100, maxPerOrder: 10, maxPerUser: 10 });
   const aboutBooking = (call.operation.parameters ?? []).some((p) => ['bookingId', 'ref', 'token'].includes(p.name));
+  if ((call.operation.parameters ?? []).some((p) => p.name === 'ticketId')) {
+    // a ticket exists once a booking is confirmed: a free one is at once
+    const free = await seedEvent(server, { capacity: 10, priceMinor: 0 });
+    const booked = await server.http('POST', `/api/events/${free}/book`, { token: buyer.accessToken, body: {} });
+    const tickets = await server.http('GET', `/api/bookings/${booked.body.id}/tickets`, { token: buyer.accessToken });
+    return {
+      buyer,
+      values: { eventId, ticketId: tickets.body.items[0].id } as Record<string, string>,
+      body: { refreshToken: buyer.refreshToken, userId: buyer.id } as Record<string, unknown>,
+    };
+  }
   if (!aboutBooking)
     return {
       buyer,
       values: { eventId } as Record<string, string>,
-      body: { refreshToken: buyer.refreshToken } as Record<string, unknown>,
+      body: { refreshToken: buyer.refreshToken, userId: buyer.id } as Record<string, unknown>,
     };
   const hold = await server.http('POST', `/api/events/${eventId}/book`, { token: buyer.accessToken, body: {} });
   if (hold.status !== 200) throw new Error(`could not hold: ${JSON.stringify(hold.body)}`);
@@ -146,7 +169,7 @@ async function freshState(call: Call) {
       token: approval.searchParams.get('token') ?? '',
     } as Record<string, string>,
     // body fields that must be real to succeed
-    body: { refreshToken: buyer.refreshToken } as Record<string, unknown>,
+    body: { refreshToken: buyer.refreshToken, userId: buyer.id } as Record<string, unknown>,
   };
 }
 

@@ -2,6 +2,8 @@ import { STATUS_CODES } from 'node:http';
 import { BookingSchema, ErrorBodySchema, type ErrorCode, errorStatus } from '@boxoffice/contracts';
 import { generateOpenApiDocument, type OpenAPIObject } from 'trpc-to-openapi';
 import { z } from 'zod';
+import { queueStreamDocument } from './modules/onsale/queue.http.ts';
+import { ticketPdfDocument } from './modules/tickets/tickets.routes.ts';
 import type { ProcedureMeta } from './trpc/init.ts';
 import { appRouter } from './trpc/root.ts';
 
@@ -46,6 +48,20 @@ const TAGS = [
   { name: 'auth', description: 'Accounts, sign-in and tokens.' },
   { name: 'events', description: 'The catalogue: search and read events; admins create, change and cancel them.' },
   { name: 'bookings', description: 'Holding tickets, paying for them, cancelling; admins see every booking.' },
+  {
+    name: 'tickets',
+    description: 'The tickets of confirmed bookings: signed QR codes, attendee names, the PDF to print or show.',
+  },
+  {
+    name: 'check-in',
+    description: 'At the door: door staff (granted per event by an admin) and admins scan tickets, online or offline.',
+  },
+  {
+    name: 'on-sale',
+    description:
+      'Popular sales: a waiting room before the opening (a random order for early joiners, admissions in turn) ' +
+      'and a waitlist after a sell-out (returned tickets offered in order).',
+  },
   {
     name: 'payments',
     description:
@@ -109,9 +125,9 @@ function errorResponses(codes: Iterable<ErrorCode>): Record<string, Json> {
 function operationCodes(meta: ProcedureMeta, hasBody: boolean): ErrorCode[] {
   const codes: ErrorCode[] = ['VALIDATION_FAILED', 'MALFORMED_REQUEST', ...(meta.errors ?? [])];
   if (hasBody) codes.push('PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE');
-  if (meta.access === 'user' || meta.access === 'admin') codes.push('UNAUTHENTICATED');
+  if (meta.access === 'user' || meta.access === 'staff' || meta.access === 'admin') codes.push('UNAUTHENTICATED');
   if (meta.access !== 'public') codes.push('INVALID_TOKEN');
-  if (meta.access === 'admin') codes.push('FORBIDDEN');
+  if (meta.access === 'admin' || meta.access === 'staff') codes.push('FORBIDDEN');
   codes.push('INTERNAL', 'DATABASE_UNAVAILABLE');
   return codes;
 }
@@ -487,7 +503,12 @@ export function openApiDocument(baseUrl: string): OpenAPIObject {
   for (const item of Object.values(doc.paths ?? {}))
     for (const operation of Object.values(item as Record<string, Operation>))
       completeOperation(operation, (operation.operationId && metas.get(operation.operationId)) || {});
-  doc.paths = { ...doc.paths, ...hostRoutes(baseUrl) };
+  doc.paths = {
+    ...doc.paths,
+    ...hostRoutes(baseUrl),
+    ...(queueStreamDocument(baseUrl) as typeof doc.paths),
+    ...(ticketPdfDocument() as typeof doc.paths),
+  };
   dropSafeIntegerBounds(doc);
   documents.set(baseUrl, doc);
   return doc;

@@ -12,6 +12,7 @@ import { type Clock, systemClock } from './lib/clock.ts';
 import { devSecretsPath, loadOrCreateDevSecrets } from './lib/secrets.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { ensureAdmin } from './modules/auth/auth.service.ts';
+import { skipInventoryRowLockForTests } from './modules/inventory/ledger.ts';
 
 export type AdminNotice = { email: string; created: boolean; passwordSource: 'env' | 'file'; file?: string };
 
@@ -59,16 +60,30 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       cleanups.push(() => embedded?.stop() ?? Promise.resolve());
       url = embedded.url;
     }
+    // DATABASE_URL may be a transaction-pooling pgbouncer; migrations and the job queue's
+    // LISTEN/NOTIFY need a session of their own, so they connect to DATABASE_DIRECT_URL
+    const directUrl = config.DATABASE_DIRECT_URL ?? url;
+    const pooled = directUrl !== url;
     const orm = await createOrm({
       url,
       poolMax: config.DATABASE_POOL_MAX,
       acquireTimeoutMs: config.DATABASE_ACQUIRE_TIMEOUT_MS,
       statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
       idleInTransactionTimeoutMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      transactionPooler: pooled,
     });
     cleanups.push(() => orm.close(true));
-    const applied = [...(await migrate(orm)), ...(await migrateJobQueue(orm, workerLogger(log)))];
-    if (applied.length) log.info({ applied }, 'migrations applied');
+    const migrator = pooled ? await createOrm({ url: directUrl, poolMax: 1 }) : orm;
+    try {
+      const applied = [...(await migrate(migrator)), ...(await migrateJobQueue(migrator, workerLogger(log)))];
+      if (applied.length) log.info({ applied }, 'migrations applied');
+    } finally {
+      if (migrator !== orm) await migrator.close(true);
+    }
+    if (config.LEDGER_UNSAFE_SKIP_ROW_LOCK) {
+      log.warn('LEDGER_UNSAFE_SKIP_ROW_LOCK: ticket counts are read without the row lock (a test of the tests)');
+      skipInventoryRowLockForTests();
+    }
 
     const needsDevSecrets = !config.JWT_SECRET_KEY || !config.JWT_REFRESH_TOKEN_KEY || !config.ADMIN_EMAIL;
     const dev = needsDevSecrets ? await loadOrCreateDevSecrets(config.DATA_DIR) : undefined;
@@ -134,7 +149,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const app = buildApp(deps);
     handler = (request, env) => app.fetch(request, env);
 
-    const worker = createJobWorker({ databaseUrl: url, clock, log, handlers: jobHandlers });
+    const worker = createJobWorker({
+      databaseUrl: directUrl,
+      clock,
+      log,
+      handlers: jobHandlers,
+      leaseMs: config.JOB_LEASE_SECONDS * 1000,
+      heartbeatMs: Math.min(30_000, (config.JOB_LEASE_SECONDS * 1000) / 4),
+    });
     cleanups.push(() => worker.stop());
     if (opts.pollJobs !== false) await worker.start();
 

@@ -64,6 +64,8 @@ const TicketLimitSchema = BodyNumber(z.number().int().min(1).max(EVENT_TICKET_LI
 const PriceSchema = BodyNumber(MinorAmountSchema).meta({ example: 4200 });
 const EVENT_STARTS_EXAMPLE = '2035-03-01T19:30:00+01:00';
 const EVENT_ENDS_EXAMPLE = '2035-03-01T22:30:00+01:00';
+const SALES_START_EXAMPLE = '2035-01-15T10:00:00+01:00';
+const SALES_END_EXAMPLE = '2035-03-01T18:00:00+01:00';
 
 type Issue = { path: string[]; message: string };
 
@@ -73,6 +75,8 @@ export function eventFieldIssues(event: {
   longitude?: number | null;
   startsAt?: string;
   endsAt?: string | null;
+  salesStartAt?: string | null;
+  salesEndAt?: string | null;
   maxPerOrder?: number;
   maxPerUser?: number;
   priceMinor?: number;
@@ -84,6 +88,8 @@ export function eventFieldIssues(event: {
   }
   if (event.startsAt && event.endsAt && Date.parse(event.endsAt) <= Date.parse(event.startsAt))
     issues.push({ path: ['endsAt'], message: 'must be after startsAt' });
+  if (event.salesStartAt && event.salesEndAt && Date.parse(event.salesEndAt) <= Date.parse(event.salesStartAt))
+    issues.push({ path: ['salesEndAt'], message: 'must be after salesStartAt' });
   if (event.maxPerOrder !== undefined && event.maxPerUser !== undefined && event.maxPerOrder > event.maxPerUser)
     issues.push({ path: ['maxPerOrder'], message: 'must not exceed maxPerUser' });
   if (
@@ -117,6 +123,14 @@ export const CreateEventInputSchema = z
       example: EVENT_STARTS_EXAMPLE,
     }),
     endsAt: TimestampSchema.meta({ example: EVENT_ENDS_EXAMPLE }).optional(),
+    salesStartAt: TimestampSchema.meta({
+      description: 'Tickets go on sale at this instant (default: at once); booking earlier is 403 SALES_NOT_OPEN.',
+      example: SALES_START_EXAMPLE,
+    }).optional(),
+    salesEndAt: TimestampSchema.meta({
+      description: 'No tickets are sold from this instant (default: until the event starts); 403 SALES_ENDED.',
+      example: SALES_END_EXAMPLE,
+    }).optional(),
     timezone: TimeZoneSchema,
     priceMinor: PriceSchema.meta({ description: 'Ticket price in minor units (cents).' }),
     currency: CurrencySchema,
@@ -162,6 +176,12 @@ export const UpdateEventInputSchema = z
     longitude: LongitudeSchema.nullable().optional(),
     startsAt: TimestampSchema.meta({ example: EVENT_STARTS_EXAMPLE }).optional(),
     endsAt: TimestampSchema.meta({ example: EVENT_ENDS_EXAMPLE }).nullable().optional(),
+    salesStartAt: TimestampSchema.meta({ description: 'null: on sale at once.', example: SALES_START_EXAMPLE })
+      .nullable()
+      .optional(),
+    salesEndAt: TimestampSchema.meta({ description: 'null: until the event starts.', example: SALES_END_EXAMPLE })
+      .nullable()
+      .optional(),
     timezone: TimeZoneSchema.optional(),
     priceMinor: PriceSchema.meta({ description: 'Existing bookings keep the price they were made at.' }).optional(),
     currency: CurrencySchema.optional(),
@@ -182,6 +202,8 @@ export const UpdateEventInputSchema = z
       eventFieldIssues({
         startsAt: input.startsAt,
         endsAt: input.endsAt,
+        salesStartAt: input.salesStartAt,
+        salesEndAt: input.salesEndAt,
         maxPerOrder: input.maxPerOrder,
         maxPerUser: input.maxPerUser,
       }),
@@ -275,6 +297,8 @@ export const EventSchema = z.object({
   placeId: z.string().nullable(),
   startsAt: TimestampSchema,
   endsAt: TimestampSchema.nullable(),
+  salesStartAt: TimestampSchema.nullable().meta({ description: 'Tickets go on sale at this instant; null: on sale.' }),
+  salesEndAt: TimestampSchema.nullable().meta({ description: 'No tickets are sold from this instant.' }),
   timezone: z.string(),
   priceMinor: z.number().int(),
   currency: CurrencyCodeSchema,

@@ -12,6 +12,11 @@ export type OrmOptions = {
   statementTimeoutMs?: number;
   /** PostgreSQL's idle_in_transaction_session_timeout for every session; 0 turns it off. */
   idleInTransactionTimeoutMs?: number;
+  /**
+   * `url` is a transaction-pooling pgbouncer: a connection here is a different server session from
+   * one transaction to the next, so nothing may rely on session state (see `pooledClient`).
+   */
+  transactionPooler?: boolean;
 };
 
 type Release = (error?: Error | boolean) => void;
@@ -45,6 +50,43 @@ class EvictingClient extends pg.Client {
   }
 }
 
+type SessionTimeouts = { statementTimeoutMs: number; idleInTransactionTimeoutMs: number };
+
+const BEGINS_TRANSACTION = /^\s*(begin|start\s+transaction)\b/i;
+
+/**
+ * The client for a transaction-pooling pgbouncer (1.18), where session state does not stick:
+ * - the timeouts cannot be startup parameters (pgbouncer refuses unknown ones) nor session `SET`s
+ *   (the next transaction may run on another server connection), so every transaction begins with
+ *   `SET LOCAL` of both: a stuck transaction still cannot hold a row lock for long. A statement
+ *   outside a transaction (a catalogue read) is bounded by pgbouncer's own `query_timeout`;
+ * - named prepared statements would be prepared on one server connection and executed on another,
+ *   so names are dropped and every statement goes out unnamed (parsed each time).
+ */
+function pooledClient({ statementTimeoutMs, idleInTransactionTimeoutMs }: SessionTimeouts): typeof pg.Client {
+  const setLocal = [
+    `SET LOCAL statement_timeout = ${Math.trunc(statementTimeoutMs)}`,
+    `SET LOCAL idle_in_transaction_session_timeout = ${Math.trunc(idleInTransactionTimeoutMs)}`,
+  ].join('; ');
+  return class PooledClient extends EvictingClient {
+    // biome-ignore lint/suspicious/noExplicitAny: pg's query has a dozen overloads; this passes them through
+    override query(...args: any[]): any {
+      const [first] = args;
+      // a plain query config (not a Submittable such as a cursor, which keeps its prototype)
+      if (first && typeof first === 'object' && typeof first.name === 'string' && typeof first.submit !== 'function')
+        args[0] = { ...first, name: undefined };
+      const text = typeof first === 'string' ? first : first?.text;
+      const callback = args.some((arg) => typeof arg === 'function');
+      const run = () => Reflect.apply(super.query, this, args);
+      if (typeof text !== 'string' || callback || !BEGINS_TRANSACTION.test(text)) return run();
+      return (run() as Promise<pg.QueryResult>).then(async (began) => {
+        await super.query(setLocal);
+        return began;
+      });
+    }
+  };
+}
+
 /** One ORM per process; each request works on its own `orm.em.fork()`. */
 export async function createOrm({
   url,
@@ -53,7 +95,14 @@ export async function createOrm({
   acquireTimeoutMs = 0,
   statementTimeoutMs = 0,
   idleInTransactionTimeoutMs = 0,
+  transactionPooler = false,
 }: OrmOptions): Promise<MikroORM> {
+  const sessionSettings = transactionPooler
+    ? {}
+    : {
+        ...(statementTimeoutMs ? { statement_timeout: statementTimeoutMs } : {}),
+        ...(idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: idleInTransactionTimeoutMs } : {}),
+      };
   return MikroORM.init({
     clientUrl: url,
     entities,
@@ -61,12 +110,12 @@ export async function createOrm({
     pool: { min: 0, max: poolMax, idleTimeoutMillis: 30_000 },
     // merged into the options of the pg Pool (and so of each client it creates)
     driverOptions: {
-      Client: EvictingClient,
+      Client: transactionPooler ? pooledClient({ statementTimeoutMs, idleInTransactionTimeoutMs }) : EvictingClient,
       connectionTimeoutMillis: acquireTimeoutMs,
       // a dead peer (no RST, e.g. a failed-over host) is noticed by TCP rather than never
       keepAlive: true,
-      ...(statementTimeoutMs ? { statement_timeout: statementTimeoutMs } : {}),
-      ...(idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: idleInTransactionTimeoutMs } : {}),
+      // sent when each connection starts, so they hold for its whole session (direct connections only)
+      ...sessionSettings,
     },
     // the schema is owned by the SQL migrations, not derived from entities
     ensureDatabase: false,

@@ -70,6 +70,8 @@ export type PayPalSimulatorControls = {
   requests(): SimRequest[];
   /** Forgets orders, captures, faults, counters, recorded requests and webhook events; tokens and webhook subscriptions stay. */
   reset(): void;
+  /** Drops the faults and scripted capture and refund outcomes still queued; orders, payments and webhooks stay. */
+  clearFaults(): void;
 };
 
 export function createControls(deps: {
@@ -187,6 +189,7 @@ export function createControls(deps: {
     captureCount: (orderId) => store.order(orderId)?.captures.length ?? 0,
     counts: () => log.counts(),
     requests: () => log.entries(),
+    clearFaults: () => faults.clear(),
     reset() {
       store.clear();
       faults.clear();

@@ -8,7 +8,7 @@ import type {
   inferRouterInputs,
   inferRouterOutputs,
 } from '@trpc/server';
-import { BoxofficeNetworkError, isBoxofficeError, toBoxofficeError } from './errors.ts';
+import { BoxofficeError, BoxofficeNetworkError, type ErrorCode, isBoxofficeError, toBoxofficeError } from './errors.ts';
 import type { AppRouter } from './router.ts';
 import { createTokenRenewal, sessionEnded, storedTokensOf } from './session.ts';
 import { memoryTokenStore, type TokenStore } from './token-store.ts';
@@ -25,6 +25,12 @@ export type EventPage = RouterOutputs['events']['list'];
 export type Availability = RouterOutputs['events']['availability'];
 export type Booking = RouterOutputs['bookings']['get'];
 export type BookingPage = RouterOutputs['bookings']['listMine'];
+export type Ticket = RouterOutputs['tickets']['setAttendee'];
+export type TicketList = RouterOutputs['tickets']['listMine'];
+export type ScanResult = RouterOutputs['checkin']['scan'];
+export type CheckinExport = RouterOutputs['checkin']['export'];
+export type CheckinCounts = RouterOutputs['checkin']['counts'];
+export type SyncResult = RouterOutputs['checkin']['sync'];
 
 export type CallOptions = {
   /** Aborts the call (and any retry of it). */
@@ -73,7 +79,11 @@ export type AuthClient = Omit<RouterProcedures['auth'], 'login' | 'register' | '
  * (changes), typed from the server's contracts. Failures are `BoxofficeError` (the server refused)
  * or `BoxofficeNetworkError` (no answer).
  */
-export type BoxofficeClient = Omit<RouterProcedures, 'auth'> & { auth: AuthClient };
+export type BoxofficeClient = Omit<RouterProcedures, 'auth'> & {
+  auth: AuthClient;
+  /** The PDF of a booking's tickets (`GET /api/bookings/{bookingId}/tickets.pdf`), for its buyer or an admin. */
+  ticketsPdf(bookingId: string, options?: CallOptions): Promise<Uint8Array>;
+};
 
 type ProcedureType = 'query' | 'mutation';
 type LinkContext = { accessToken?: string };
@@ -103,6 +113,26 @@ function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
 /** The access token was refused as expired or invalid: a refreshed one may be accepted. */
 function accessTokenRefused(error: unknown): boolean {
   return isBoxofficeError(error, 'INVALID_TOKEN') && error.status === 401;
+}
+
+/** A refused REST answer as the typed error; an answer not in the API's shape is a network error. */
+async function restError(response: Response, procedure: string): Promise<BoxofficeError | BoxofficeNetworkError> {
+  const body = (await response.json().catch(() => null)) as {
+    error?: { code?: unknown; message?: unknown; details?: unknown };
+  } | null;
+  const rest = body?.error;
+  if (typeof rest?.code !== 'string')
+    return new BoxofficeNetworkError(`HTTP ${response.status} without an error body`, {
+      status: response.status,
+      procedure,
+    });
+  return new BoxofficeError({
+    code: rest.code as ErrorCode,
+    status: response.status,
+    message: typeof rest.message === 'string' ? rest.message : `HTTP ${response.status}`,
+    details: rest.details,
+    procedure,
+  });
 }
 
 /** Creates a client for the Boxoffice API at `baseUrl`. */
@@ -200,6 +230,34 @@ export function createBoxofficeClient(options: BoxofficeClientOptions): Boxoffic
     },
   };
 
+  /** The one binary route: plain REST with the session's token, renewed once if it expired. */
+  async function ticketsPdf(bookingId: string, callOptions?: CallOptions): Promise<Uint8Array> {
+    const url = `${options.baseUrl.replace(/\/+$/, '')}/api/bookings/${encodeURIComponent(bookingId)}/tickets.pdf`;
+    const fetchImpl = options.fetch ?? globalThis.fetch;
+    const get = async (token: string | undefined) => {
+      const extra = typeof options.headers === 'function' ? await options.headers() : options.headers;
+      try {
+        return await fetchImpl(url, {
+          headers: { ...extra, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          ...(callOptions?.signal ? { signal: callOptions.signal } : {}),
+        });
+      } catch (error) {
+        throw toBoxofficeError(error, 'ticketsPdf');
+      }
+    };
+    const sent = (await store.get())?.accessToken;
+    let response = await get(sent);
+    if (response.status === 401 && sent) {
+      const body = (await response
+        .clone()
+        .json()
+        .catch(() => null)) as { error?: { code?: string } } | null;
+      if (body?.error?.code === 'INVALID_TOKEN') response = await get(await renewal.renew(sent));
+    }
+    if (!response.ok) throw await restError(response, 'ticketsPdf');
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
   function proxy(path: readonly string[]): unknown {
     return new Proxy(
       {},
@@ -207,6 +265,7 @@ export function createBoxofficeClient(options: BoxofficeClientOptions): Boxoffic
         get(_target, key) {
           // not a thenable, so `await client.events` does not hang
           if (typeof key !== 'string' || key === 'then') return undefined;
+          if (path.length === 0 && key === 'ticketsPdf') return ticketsPdf;
           if (path.length === 1 && path[0] === 'auth' && Object.hasOwn(auth, key))
             return auth[key as keyof typeof auth];
           if (path.length > 0 && (key === 'query' || key === 'mutate'))

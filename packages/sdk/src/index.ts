@@ -7,11 +7,17 @@ export {
   type BoxofficeClientOptions,
   type BoxofficeEvent,
   type CallOptions,
+  type CheckinCounts,
+  type CheckinExport,
   createBoxofficeClient,
   type EventPage,
   type RouterInputs,
   type RouterOutputs,
+  type ScanResult,
   type Session,
+  type SyncResult,
+  type Ticket,
+  type TicketList,
   type User,
 } from './client.ts';
 export {
@@ -22,6 +28,12 @@ export {
   type FieldIssue,
   isBoxofficeError,
 } from './errors.ts';
+export {
+  type QueueStatus,
+  type QueueStreamOptions,
+  streamQueueStatus,
+  type WaitlistEntry,
+} from './queue-stream.ts';
 export type { AppRouter } from './router.ts';
 export {
   type KeyValueStorage,

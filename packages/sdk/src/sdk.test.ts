@@ -5,10 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BoxofficeError,
   BoxofficeNetworkError,
+  type CheckinCounts,
+  type CheckinExport,
   createBoxofficeClient,
   isBoxofficeError,
   memoryTokenStore,
+  type ScanResult,
   type StoredTokens,
+  type Ticket,
+  type TicketList,
   webStorageTokenStore,
 } from './index.ts';
 
@@ -307,5 +312,44 @@ describe('sessions: tokens in the store, refreshed once when they expire', () =>
 
     entries.set('boxoffice.session', '{not json');
     expect(await webStorageTokenStore(storage).get()).toBeNull();
+  });
+});
+
+describe('tickets and check-in through the SDK', () => {
+  it('a buyer reads their tickets and the PDF; door staff scan, export and sync, all typed', async () => {
+    const admin = createBoxofficeClient({ baseUrl: server.url });
+    await admin.auth.login({ email: 'admin@example.test', password: 'admin-password-123' });
+    const eventId = await seedEvent(server, { capacity: 10, priceMinor: 0, title: 'SDK Free Show' });
+    const buyer = createBoxofficeClient({ baseUrl: server.url });
+    await buyer.auth.register(newBuyer());
+    const booking = await buyer.bookings.create.mutate({ eventId, quantity: 2 });
+    expect(booking.status).toBe('CONFIRMED');
+
+    const mine: TicketList = await buyer.tickets.listMine.query({ eventId });
+    expect(mine.items).toHaveLength(2);
+    const named: Ticket = await buyer.tickets.setAttendee.mutate({ ticketId: mine.items[0]!.id, attendeeName: 'Sam' });
+    expect(named.attendeeName).toBe('Sam');
+    const pdf = await buyer.ticketsPdf(booking.id);
+    expect(new TextDecoder().decode(pdf.subarray(0, 5))).toBe('%PDF-');
+    const stranger = createBoxofficeClient({ baseUrl: server.url });
+    await stranger.auth.register(newBuyer());
+    await expect(stranger.ticketsPdf(booking.id)).rejects.toMatchObject({ code: 'BOOKING_NOT_FOUND', status: 404 });
+    await expect(stranger.checkin.scan.mutate({ eventId, code: mine.items[0]!.code })).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+    });
+
+    const first: ScanResult = await admin.checkin.scan.mutate({ eventId, code: mine.items[0]!.code });
+    expect(first).toMatchObject({ result: 'ADMITTED', attendeeName: 'Sam' });
+    expect((await admin.checkin.scan.mutate({ eventId, code: mine.items[0]!.code })).result).toBe('ALREADY_ADMITTED');
+    const exported: CheckinExport = await admin.checkin.export.query({ eventId });
+    expect(exported.tickets).toHaveLength(2);
+    expect(exported.publicKey.length).toBeGreaterThan(40);
+    const synced = await admin.checkin.sync.mutate({
+      eventId,
+      scans: [{ code: mine.items[1]!.code, scannedAt: new Date().toISOString() }],
+    });
+    expect(synced.results[0]!.result).toBe('ADMITTED');
+    const counts: CheckinCounts = await admin.checkin.counts.query({ eventId });
+    expect(counts).toEqual({ eventId, sold: 2, admitted: 2, toCome: 0, void: 0 });
   });
 });

@@ -289,6 +289,131 @@ async function purchases(task: PurchasesTask): Promise<PoolResult> {
   });
 }
 
+export type OnSaleTask = {
+  base: string;
+  eventId: string;
+  jwtSecret: string;
+  userIds: string[];
+  inFlight: number;
+  /** When the sale opens (epoch ms): buyers start polling then. */
+  opensAt: number;
+  /** Gives up after this long past the opening (epoch ms). */
+  deadline: number;
+};
+
+export type OnSaleResult = {
+  joins: PoolResult;
+  polls: { latencies: Float64Array; notModified: number; seconds: number; errors: number };
+  bookings: { outcomes: Record<string, number>; ticketsTaken: number; latencies: Float64Array };
+  /** When the last ticket was booked, and when every buyer had a final answer (epoch ms). */
+  lastBookingAt: number;
+  settledAt: number;
+  /** Buyers by their last state seen. */
+  finalStates: Record<string, number>;
+};
+
+const FINAL_STATES = new Set(['booked', 'expired', 'sold_out', 'closed']);
+
+/**
+ * The on-sale with a waiting room: every buyer joins before the opening (REST), then, from the
+ * opening, buyers poll their status in turn (`inFlight` requests at a time, each sending the
+ * ETag it last got) and book one ticket as soon as they are admitted, until every buyer has a
+ * final answer: booked, or told the event sold out.
+ */
+async function onSale(task: OnSaleTask): Promise<OnSaleResult> {
+  const tokens = await tokensFor(task.jwtSecret, task.userIds);
+  const queueUrl = `${task.base}/api/events/${task.eventId}/queue`;
+  const headersOf = (i: number, etag?: string): Record<string, string> => ({
+    authorization: `Bearer ${tokens[i]}`,
+    'content-type': 'application/json',
+    ...(etag ? { 'if-none-match': etag } : {}),
+  });
+  const joins = await runPool(tokens.length, task.inFlight, async (i) => {
+    const res = await leanFetch(queueUrl, { method: 'POST', headers: headersOf(i), body: '{}' });
+    const body = (await res.json()) as { state?: string; error?: { code: string } };
+    return { outcome: res.status === 200 ? (body.state ?? 'none') : (body.error?.code ?? `http ${res.status}`) };
+  });
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, task.opensAt - Date.now())));
+
+  const etags = new Array<string | undefined>(tokens.length);
+  const states = new Array<string>(tokens.length).fill('waiting');
+  const pollLatencies: number[] = [];
+  const bookingLatencies: number[] = [];
+  const outcomes: Record<string, number> = {};
+  let notModified = 0;
+  let pollErrors = 0;
+  let ticketsTaken = 0;
+  let lastBookingAt = 0;
+  let active = tokens.map((_, i) => i);
+  let cursor = 0;
+  const started = performance.now();
+  const ticker = setInterval(() => reportProgress({ done: tokens.length - active.length, total: tokens.length }), 500);
+  const book = async (i: number) => {
+    const t0 = performance.now();
+    const res = await leanFetch(`${task.base}/api/events/${task.eventId}/book`, {
+      method: 'POST',
+      headers: headersOf(i),
+      body: JSON.stringify({ quantity: 1 }),
+    });
+    bookingLatencies.push(performance.now() - t0);
+    const body = (await res.json()) as { status?: string; quantity?: number; error?: { code: string } };
+    const outcome = res.status === 200 ? (body.status ?? 'none') : (body.error?.code ?? `http ${res.status}`);
+    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    if (res.status === 200) {
+      ticketsTaken += body.quantity ?? 0;
+      lastBookingAt = Date.now();
+      states[i] = 'booked';
+    } else if (outcome === 'SOLD_OUT') states[i] = 'sold_out';
+  };
+  await Promise.all(
+    Array.from({ length: task.inFlight }, async () => {
+      while (active.length > 0 && Date.now() < task.deadline) {
+        // buyers take turns; one that reached a final state leaves the rotation
+        const i = active[cursor++ % active.length] as number;
+        if (FINAL_STATES.has(states[i] as string)) {
+          active = active.filter((j) => !FINAL_STATES.has(states[j] as string));
+          continue;
+        }
+        const t0 = performance.now();
+        try {
+          const res = await leanFetch(queueUrl, { headers: headersOf(i, etags[i]) });
+          pollLatencies.push(performance.now() - t0);
+          if (res.status === 304) {
+            notModified += 1;
+            continue;
+          }
+          if (res.status !== 200) {
+            pollErrors += 1;
+            continue;
+          }
+          etags[i] = res.headers.etag as string | undefined;
+          const status = (await res.json()) as { state: string };
+          states[i] = status.state;
+          if (status.state === 'admitted') await book(i);
+        } catch {
+          pollErrors += 1;
+        }
+      }
+    }),
+  );
+  clearInterval(ticker);
+  const finalStates: Record<string, number> = {};
+  for (const state of states) finalStates[state] = (finalStates[state] ?? 0) + 1;
+  return {
+    joins,
+    polls: {
+      latencies: Float64Array.from(pollLatencies),
+      notModified,
+      seconds: (performance.now() - started) / 1000,
+      errors: pollErrors,
+    },
+    bookings: { outcomes, ticketsTaken, latencies: Float64Array.from(bookingLatencies) },
+    lastBookingAt,
+    settledAt: Date.now(),
+    finalStates,
+  };
+}
+
 /** Reads through autocannon: `connections` keep-alive connections for `seconds`, paths in turn. */
 async function reads(task: ReadsTask): Promise<ReadsResult> {
   const latencies: number[] = [];
@@ -326,4 +451,5 @@ serveTasks({
   sqlHolds: (args) => sqlHolds(args as unknown as SqlHoldsTask),
   purchases: (args) => purchases(args as unknown as PurchasesTask),
   reads: (args) => reads(args as unknown as ReadsTask),
+  onSale: (args) => onSale(args as unknown as OnSaleTask),
 });

@@ -60,6 +60,9 @@ function recording(replace: Partial<JobHandlers> = {}) {
     'reconcile-payment': record('reconcile-payment'),
     'paypal-webhook': record('paypal-webhook'),
     'refund-booking': record('refund-booking'),
+    'send-mail': record('send-mail'),
+    'admit-buyers': record('admit-buyers'),
+    'waitlist-offer': record('waitlist-offer'),
     housekeeping: record('housekeeping'),
     ...replace,
   };

@@ -22,6 +22,15 @@ export const jobTasks = {
   'paypal-webhook': { payload: z.object({ eventId: z.string().min(1).max(100) }), maxAttempts: 1000 },
   /** Gives a booking's money back and then its tickets; like reconciling, it never gives up. */
   'refund-booking': { payload: z.object({ bookingId: z.uuid() }), maxAttempts: 32_767 },
+  /** Sends one mail of the outbox (modules/mail); retried with backoff while the SMTP server refuses it. */
+  'send-mail': { payload: z.object({ mailId: z.uuid() }), maxAttempts: 25 },
+  /**
+   * Runs an event's waiting room: the opening draw, then admissions at the rate the event can take;
+   * it schedules itself again (one job per event, by its key) until the room is finished.
+   */
+  'admit-buyers': { payload: z.object({ eventId: z.uuid() }), maxAttempts: 1000 },
+  /** Offers tickets that came back on sale to the first fitting buyers on the event's waitlist. */
+  'waitlist-offer': { payload: z.object({ eventId: z.uuid() }), maxAttempts: 1000 },
   /** Periodic clean-up, scheduled by the crontab. */
   housekeeping: { payload: cronPayload, maxAttempts: 3 },
 } as const satisfies Record<string, { payload: z.ZodType; maxAttempts: number }>;

@@ -21,6 +21,7 @@ export type JobRunner = {
 };
 
 export type JobWorkerOptions = {
+  /** A direct connection, never a transaction pooler: LISTEN/NOTIFY needs a session of its own. */
   databaseUrl: string;
   clock: Clock;
   log: Logger;

@@ -1,5 +1,6 @@
 import type { PayPalSimulatorControls } from '@boxoffice/paypal-simulator';
 import { expect } from 'vitest';
+import { EVENT_COUNTS_SQL, type EventCountsRow } from '../stress/invariants.ts';
 import { makeBuyers, seedEvent } from './fixtures.ts';
 import type { TestServer } from './harness.ts';
 
@@ -109,21 +110,7 @@ export async function expectMoneyAndTicketsAgree(server: TestServer) {
     expect(row.captured, `REFUNDED booking ${row.id} captured`).toBeGreaterThan(0);
     expect(row.refunded, `REFUNDED booking ${row.id}`).toBe(row.captured);
   }
-  const events = await server.sql<{
-    id: string;
-    capacity: number;
-    available: number;
-    held: number;
-    sold: number;
-    held_bookings: number;
-    sold_bookings: number;
-  }>(
-    `SELECT e.id, e.capacity, e.available, e.held, e.sold,
-            coalesce(sum(b.quantity) FILTER (WHERE b.status = 'HELD'), 0)::int AS held_bookings,
-            coalesce(sum(b.quantity) FILTER (WHERE b.status = 'CONFIRMED'
-              OR (b.status = 'REFUNDED' AND b.refunded_at >= e.starts_at)), 0)::int AS sold_bookings
-       FROM events e LEFT JOIN bookings b ON b.event_id = e.id GROUP BY e.id`,
-  );
+  const events = await server.sql<EventCountsRow>(EVENT_COUNTS_SQL);
   for (const event of events) {
     expect(event.available + event.held + event.sold, `event ${event.id} adds up`).toBe(event.capacity);
     expect(Math.min(event.available, event.held, event.sold), `event ${event.id} non-negative`).toBeGreaterThanOrEqual(

@@ -39,10 +39,16 @@ describe('access control, for every procedure in the router', () => {
       'bookings.list',
       'bookings.reconcile',
       'bookings.refund',
+      'checkin.grantStaff',
+      'checkin.listStaff',
+      'checkin.revokeStaff',
       'events.cancel',
       'events.create',
       'events.refundProgress',
       'events.update',
+      'queue.configure',
+      'queue.state',
+      'waitlist.state',
     ]);
   });
 
@@ -55,7 +61,17 @@ describe('access control, for every procedure in the router', () => {
     },
   );
 
-  it.each(procedures.filter((p) => p.access === 'admin' || p.access === 'user'))(
+  // door staff are granted per event: a user who is staff of none is refused before anything else
+  it.each(procedures.filter((p) => p.access === 'staff'))(
+    '$path: a plain user (staff of no event) gets 403 FORBIDDEN',
+    async (procedure) => {
+      const res = await call(procedure, userToken);
+      expect(res.status).toBe(403);
+      expect(res.body.error.data.code).toBe('FORBIDDEN');
+    },
+  );
+
+  it.each(procedures.filter((p) => p.access === 'admin' || p.access === 'user' || p.access === 'staff'))(
     '$path: no token gets 401',
     async (procedure) => {
       const res = await call(procedure);

@@ -2,11 +2,12 @@ import { DomainError, type ErrorCode } from '@boxoffice/contracts';
 import { initTRPC } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { isDatabaseUnavailable, toDomainError, toTRPCError } from '../errors.ts';
+import { isDoorStaffAnywhere } from '../modules/checkin/checkin.service.ts';
 import type { Context } from './context.ts';
 
 /** `access` records who may call a procedure, so tests can be generated from the router. */
 export type ProcedureMeta = OpenApiMeta & {
-  access?: 'public' | 'viewer' | 'user' | 'admin';
+  access?: 'public' | 'viewer' | 'user' | 'staff' | 'admin';
   /** Domain errors the procedure itself can answer with, for the OpenAPI document (access and input errors are added). */
   errors?: ErrorCode[];
 };
@@ -92,5 +93,15 @@ export const protectedProcedure = publicProcedure.meta({ access: 'user' }).use(a
 
 export const adminProcedure = protectedProcedure.meta({ access: 'admin' }).use(async ({ ctx, next }) => {
   if (ctx.user.role !== 'admin') throw new DomainError('FORBIDDEN', 'Only admins may do this');
+  return next({ ctx });
+});
+
+/**
+ * Door staff (granted per event by an admin, modules/checkin) and admins. This gate refuses users
+ * who are staff of no event; the check-in service then checks the event asked about.
+ */
+export const staffProcedure = protectedProcedure.meta({ access: 'staff' }).use(async ({ ctx, next }) => {
+  if (ctx.user.role !== 'admin' && !(await isDoorStaffAnywhere(ctx.em, ctx.user.id)))
+    throw new DomainError('FORBIDDEN', 'Only door staff and admins may do this');
   return next({ ctx });
 });

@@ -19,6 +19,10 @@ export const Event = defineEntity({
     placeId: p.string().nullable(),
     startsAt: p.datetime(),
     endsAt: p.datetime().nullable(),
+    /** Nothing is sold before it (null: on sale at once); migration 0012. */
+    salesStartAt: p.datetime().nullable(),
+    /** Nothing more is sold from it (null: until the event starts). */
+    salesEndAt: p.datetime().nullable(),
     timezone: p.string(),
     priceMinor: p.integer(),
     currency: p.string(),

@@ -8,6 +8,8 @@ import { sql as ledger } from './0007-ledger.ts';
 import { sql as rateLimits } from './0008-rate-limits.ts';
 import { sql as jobQueue } from './0009-job-queue.ts';
 import { sql as webhooksRefunds } from './0010-webhooks-refunds.ts';
+import { sql as tickets } from './0011-tickets.ts';
+import { sql as onsale } from './0012-onsale.ts';
 
 export type Migration = { name: string; sql: string };
 
@@ -23,4 +25,6 @@ export const migrations: Migration[] = [
   { name: '0008-rate-limits', sql: rateLimits },
   { name: '0009-job-queue', sql: jobQueue },
   { name: '0010-webhooks-refunds', sql: webhooksRefunds },
+  { name: '0011-tickets', sql: tickets },
+  { name: '0012-onsale', sql: onsale },
 ];

@@ -21,6 +21,8 @@ import type { Clock } from '../../lib/clock.ts';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.ts';
 import type { AuthUser } from '../auth/tokens.ts';
 import { openingInventory, releaseEventHolds, resizeInventory } from '../inventory/ledger.ts';
+import { followSalesStart } from '../onsale/waiting-room.service.ts';
+import { withdrawEventTickets } from '../tickets/tickets.service.ts';
 import { addressKey, geocodeCached } from './geocode-cache.ts';
 import type { Geocoder } from './geocoder.ts';
 
@@ -97,6 +99,8 @@ export async function createEvent(deps: EventsDeps, actor: AuthUser, input: Crea
     ...location,
     startsAt,
     endsAt: input.endsAt ? new Date(input.endsAt) : null,
+    salesStartAt: input.salesStartAt ? new Date(input.salesStartAt) : null,
+    salesEndAt: input.salesEndAt ? new Date(input.salesEndAt) : null,
     timezone: input.timezone,
     priceMinor: input.priceMinor,
     currency: input.currency,
@@ -151,6 +155,10 @@ export async function updateEvent(deps: EventsDeps, input: UpdateEventInput): Pr
       event.startsAt = startsAt;
     }
     if (input.endsAt !== undefined) event.endsAt = input.endsAt === null ? null : new Date(input.endsAt);
+    if (input.salesStartAt !== undefined)
+      event.salesStartAt = input.salesStartAt === null ? null : new Date(input.salesStartAt);
+    if (input.salesEndAt !== undefined)
+      event.salesEndAt = input.salesEndAt === null ? null : new Date(input.salesEndAt);
     if (input.timezone !== undefined) event.timezone = input.timezone;
     // bookings carry their own unit price and currency, so a new price touches only new bookings
     if (input.priceMinor !== undefined) event.priceMinor = input.priceMinor;
@@ -162,6 +170,8 @@ export async function updateEvent(deps: EventsDeps, input: UpdateEventInput): Pr
     const issues = eventFieldIssues({
       startsAt: iso(event.startsAt),
       endsAt: event.endsAt ? iso(event.endsAt) : null,
+      salesStartAt: event.salesStartAt ? iso(event.salesStartAt) : null,
+      salesEndAt: event.salesEndAt ? iso(event.salesEndAt) : null,
       maxPerOrder: event.maxPerOrder,
       maxPerUser: event.maxPerUser,
       priceMinor: event.priceMinor,
@@ -177,6 +187,8 @@ export async function updateEvent(deps: EventsDeps, input: UpdateEventInput): Pr
       });
     }
     await em.flush();
+    // a waiting room's admission job starts at the opening, wherever it moves
+    if (input.salesStartAt !== undefined) await followSalesStart(em, event.id, now);
     if (input.capacity !== undefined) {
       const resized = await resizeInventory(em, event.id, input.capacity, now);
       if (!resized.ok)
@@ -209,6 +221,8 @@ export async function cancelEvent(
       // a buyer may be paying right now: the ledger schedules a reconcile job that refunds them
       await releaseEventHolds(em, eventId, now);
       refundsDue = (await deps.refunds?.scheduleEventRefunds(em, eventId, now)) ?? 0;
+      // tickets admit no one from now on, and each holder is told once
+      await withdrawEventTickets(em, eventId, now);
       event.status = 'cancelled';
       await em.flush();
     }
@@ -279,6 +293,8 @@ type EventRow = {
   place_id: string | null;
   starts_at: Date | string;
   ends_at: Date | string | null;
+  sales_start_at: Date | string | null;
+  sales_end_at: Date | string | null;
   timezone: string;
   price_minor: number;
   currency: string;
@@ -312,6 +328,8 @@ function rowToDto(row: EventRow): EventDto {
     placeId: row.place_id,
     startsAt: iso(row.starts_at),
     endsAt: row.ends_at === null ? null : iso(row.ends_at),
+    salesStartAt: row.sales_start_at === null ? null : iso(row.sales_start_at),
+    salesEndAt: row.sales_end_at === null ? null : iso(row.sales_end_at),
     timezone: row.timezone,
     priceMinor: row.price_minor,
     currency: row.currency,
@@ -330,7 +348,7 @@ function rowToDto(row: EventRow): EventDto {
 }
 
 const EVENT_COLUMNS = `id, title, description, venue_name, address, formatted_address, latitude, longitude, place_id,
-  starts_at, ends_at, timezone, price_minor, currency, capacity, available, held, sold,
+  starts_at, ends_at, sales_start_at, sales_end_at, timezone, price_minor, currency, capacity, available, held, sold,
   max_per_order, max_per_user, status, version, created_at, updated_at`;
 
 /**

@@ -206,6 +206,36 @@ describe.each(WAYS)('each refusal reason for its case, in the documented order (
     expect(await refusalOf(take(u1, draft, 1), draft)).toEqual({ reason: 'EVENT_NOT_ON_SALE', status: 'draft' });
     const started = await seedEvent(server, { startsAt: new Date(now().getTime() - 60_000) });
     expect(await refusalOf(take(u1, started, 1), started)).toEqual({ reason: 'EVENT_PAST' });
+    const opensAt = new Date(now().getTime() + 60_000);
+    const early = await seedEvent(server);
+    await server.sql('UPDATE events SET sales_start_at = ? WHERE id = ?', [opensAt, early]);
+    expect(await refusalOf(take(u1, early, 1), early)).toEqual({ reason: 'SALES_NOT_OPEN', opensAt });
+    const endedAt = new Date(now().getTime() - 60_000);
+    const ended = await seedEvent(server);
+    await server.sql('UPDATE events SET sales_start_at = ?, sales_end_at = ? WHERE id = ?', [
+      new Date(endedAt.getTime() - 60_000),
+      endedAt,
+      ended,
+    ]);
+    expect(await refusalOf(take(u1, ended, 1), ended)).toEqual({ reason: 'SALES_ENDED', endedAt });
+    // a waiting room decides who may book: u1 is not in it, u2's admission ran out
+    const roomed = await seedEvent(server);
+    await server.sql('UPDATE events SET sales_start_at = ? WHERE id = ?', [
+      new Date(now().getTime() - 120_000),
+      roomed,
+    ]);
+    await server.sql(
+      'INSERT INTO waiting_rooms (event_id, lead_minutes, created_at, updated_at) VALUES (?, 10, ?, ?)',
+      [roomed, now(), now()],
+    );
+    await server.sql(
+      `INSERT INTO queue_entries (event_id, user_id, draw_key, ticket_no, status, joined_at, admission_no, admitted_at,
+                                  admission_expires_at)
+       VALUES (?, ?, 0.5, 1, 'admitted', ?, 1, ?, ?)`,
+      [roomed, u2, now(), new Date(now().getTime() - 90_000), new Date(now().getTime() - 30_000)],
+    );
+    expect(await refusalOf(take(u1, roomed, 1), roomed)).toEqual({ reason: 'ADMISSION_REQUIRED' });
+    expect(await refusalOf(take(u2, roomed, 1), roomed)).toEqual({ reason: 'ADMISSION_EXPIRED' });
     const limited = await seedEvent(server, { capacity: 10, maxPerOrder: 2, maxPerUser: 3 });
     expect(await refusalOf(take(u1, limited, 3), limited)).toEqual({ reason: 'PER_ORDER', max: 2 });
 

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Booking, type EntityManager } from '@boxoffice/db';
 import { TransactionPropagation, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { enqueueJob, jobSpec } from '../../jobs/job-queue.ts';
-import { EXPIRE_HOLD_QUEUE, RECONCILE_PAYMENT_QUEUE } from '../../jobs/queues.ts';
+import { EXPIRE_HOLD_QUEUE, RECONCILE_PAYMENT_QUEUE, WAITLIST_OFFER_QUEUE } from '../../jobs/queues.ts';
+import { enqueueMail } from '../mail/mail.ts';
+import { deliverTickets, voidBookingTickets } from '../tickets/tickets.service.ts';
 import { judgeSale, type SaleFacts, type SaleRefusal } from './sale-rule.ts';
 
 /**
@@ -31,19 +33,36 @@ type InventoryRow = {
   available: number;
   max_per_order: number;
   max_per_user: number;
+  sales_start_at: Date | null;
+  sales_end_at: Date | null;
+  waitlist_smallest: number | null;
+  room_open: boolean;
 };
+
+let rowLock = 'FOR UPDATE';
+/**
+ * Test only (LEDGER_UNSAFE_SKIP_ROW_LOCK, which config refuses outside NODE_ENV=test): every move
+ * reads the counts without the event's row lock, so the stress run can show it catches what follows.
+ */
+export function skipInventoryRowLockForTests(): void {
+  rowLock = '';
+}
 
 /** The event's row lock (held to the end of the transaction), with the counts as they are now. */
 async function lockInventory(em: EntityManager, eventId: string): Promise<Inventory | null> {
-  const [row] = await em.execute<InventoryRow[]>(`SELECT ${INVENTORY_COLUMNS} FROM events WHERE id = ? FOR UPDATE`, [
+  const [row] = await em.execute<InventoryRow[]>(`SELECT ${INVENTORY_COLUMNS} FROM events WHERE id = ? ${rowLock}`, [
     eventId,
   ]);
   return row ? toInventory(row) : null;
 }
 
-const INVENTORY_COLUMNS = 'status, price_minor, currency, starts_at, available, max_per_order, max_per_user';
+const INVENTORY_COLUMNS = `status, price_minor, currency, starts_at, available, max_per_order, max_per_user,
+  sales_start_at, sales_end_at,
+  (SELECT min(w.quantity) FROM waitlist_entries w WHERE w.event_id = events.id AND w.status = 'waiting')
+    AS waitlist_smallest,
+  EXISTS (SELECT 1 FROM waiting_rooms r WHERE r.event_id = events.id AND r.finished_at IS NULL) AS room_open`;
 
-type Inventory = NonNullable<SaleFacts['event']> & { priceMinor: number; currency: string };
+type Inventory = NonNullable<SaleFacts['event']> & { priceMinor: number; currency: string; roomOpen: boolean };
 
 function toInventory(row: InventoryRow): Inventory {
   return {
@@ -54,7 +73,35 @@ function toInventory(row: InventoryRow): Inventory {
     available: row.available,
     maxPerOrder: row.max_per_order,
     maxPerUser: row.max_per_user,
+    salesStartAt: row.sales_start_at === null ? null : new Date(row.sales_start_at),
+    salesEndAt: row.sales_end_at === null ? null : new Date(row.sales_end_at),
+    waitlistSmallest: row.waitlist_smallest,
+    roomOpen: row.room_open,
   };
+}
+
+type Admission = NonNullable<SaleFacts['admission']>;
+
+/**
+ * While an event's waiting room decides who may book (it exists, is not finished and the sale has
+ * opened), each buyer's admission; null when no room decides. Read after `lockInventory`, like
+ * the buyer's facts, so an admission the room's job committed before the lock is seen.
+ */
+async function admissionsOf(
+  em: EntityManager,
+  event: Inventory,
+  eventId: string,
+  userIds: string[],
+  now: Date,
+): Promise<Map<string, Admission> | null> {
+  if (!event.roomOpen || !event.salesStartAt || now.getTime() < event.salesStartAt.getTime()) return null;
+  const rows = await em.execute<{ user_id: string; valid: boolean }[]>(
+    `SELECT user_id, admission_expires_at > ? AS valid FROM queue_entries
+      WHERE event_id = ? AND user_id = ANY(?::uuid[]) AND admitted_at IS NOT NULL`,
+    [now, eventId, `{${userIds.join(',')}}`],
+  );
+  const found = new Map(rows.map((row) => [row.user_id, row.valid ? 'valid' : 'expired'] as const));
+  return new Map(userIds.map((id) => [id, found.get(id) ?? 'none']));
 }
 
 type BuyerFacts = { owned: number; hasOpenHold: boolean; openHoldLapsed: boolean };
@@ -84,6 +131,8 @@ export type TakeRequest = {
   now: Date;
   /** When an unpaid hold lapses (ignored for a sale). */
   holdExpiresAt: Date;
+  /** `offer`: a hold placed for a buyer on the waitlist (sale-rule.ts, SaleKind). */
+  kind?: 'hold' | 'offer';
 };
 
 export type TakeResult = { ok: true; booking: Booking } | { ok: false; refusal: SaleRefusal };
@@ -126,8 +175,15 @@ async function takeUnderLock(
   const kind = event?.priceMinor === 0 ? 'sale' : 'hold';
   const buyer = event ? await buyerFacts(em, userId, eventId, now) : NO_BOOKINGS;
   // a free booking places no hold, so the one-open-hold rule (about unpaid holds) does not apply to it
-  const facts: SaleFacts = { event, owned: buyer.owned, hasOpenHold: kind === 'hold' && buyer.hasOpenHold };
-  let refusal = judgeSale(facts, quantity, now);
+  const admissions = event ? await admissionsOf(em, event, eventId, [userId], now) : null;
+  const facts: SaleFacts = {
+    event,
+    owned: buyer.owned,
+    hasOpenHold: kind === 'hold' && buyer.hasOpenHold,
+    admission: admissions?.get(userId),
+  };
+  const saleKind = request.kind ?? 'hold';
+  let refusal = judgeSale(facts, quantity, now, saleKind);
   if (refusal?.reason === 'HOLD_ALREADY_OPEN' && buyer.openHoldLapsed && mayRetry)
     return { ok: false, refusal, retryAfterReleasingOwnHold: true };
   if (refusal?.reason === 'SOLD_OUT' && event) {
@@ -135,7 +191,7 @@ async function takeUnderLock(
     const freed = ticketsOf(await expireLapsedHoldsOfLockedEvent(em, eventId, now));
     if (freed > 0) {
       event.available += freed;
-      refusal = judgeSale(facts, quantity, now);
+      refusal = judgeSale(facts, quantity, now, saleKind);
     }
   }
   if (refusal) return { ok: false, refusal };
@@ -169,6 +225,8 @@ async function takeUnderLock(
     ],
   );
   const booking = em.map(Booking, row as Record<string, unknown>);
+  // a free sale is confirmed here: its tickets are issued in this transaction
+  if (kind === 'sale') await deliverTickets(em, [booking.id], now);
   if (kind === 'hold')
     await enqueueJob(em, {
       queue: EXPIRE_HOLD_QUEUE,
@@ -197,6 +255,7 @@ function planTogether(
   requests: BatchedTake[],
   buyers: Map<string, BuyerFacts>,
   conflicted: Set<string>,
+  admissions: Map<string, Admission> | null,
 ): { decisions: Decision[]; soldOut: boolean } {
   const running = new Map<string, BuyerFacts>();
   const counts = { ...event };
@@ -208,8 +267,13 @@ function planTogether(
       buyer = { ...NO_BOOKINGS, ...buyers.get(request.userId), ...conflict };
       running.set(request.userId, buyer);
     }
-    const facts: SaleFacts = { event: counts, owned: buyer.owned, hasOpenHold: kind === 'hold' && buyer.hasOpenHold };
-    const refusal = judgeSale(facts, request.quantity, request.now);
+    const facts: SaleFacts = {
+      event: counts,
+      owned: buyer.owned,
+      hasOpenHold: kind === 'hold' && buyer.hasOpenHold,
+      admission: admissions?.get(request.userId),
+    };
+    const refusal = judgeSale(facts, request.quantity, request.now, request.kind ?? 'hold');
     if (refusal) {
       if (refusal.reason === 'SOLD_OUT') soldOut = true;
       const retry = refusal.reason === 'HOLD_ALREADY_OPEN' && buyer.openHoldLapsed && request.mayRetry;
@@ -272,9 +336,11 @@ export async function takeTicketsTogether(
     if (!event) return requests.map(() => ({ ok: false, refusal: { reason: 'EVENT_NOT_FOUND' } }));
     const kind = event.priceMinor === 0 ? 'sale' : 'hold';
     const now = new Date(Math.max(...requests.map((request) => request.now.getTime())));
-    const buyers = await buyersFacts(tx, [...new Set(requests.map((r) => r.userId))], eventId, now);
+    const userIds = [...new Set(requests.map((r) => r.userId))];
+    const buyers = await buyersFacts(tx, userIds, eventId, now);
+    const admissions = await admissionsOf(tx, event, eventId, userIds, now);
     const conflicted = new Set<string>();
-    let plan = planTogether(event, kind, requests, buyers, conflicted);
+    let plan = planTogether(event, kind, requests, buyers, conflicted, admissions);
     if (plan.soldOut) {
       // sold out only on paper, because of holds that lapsed before their expiry job ran?
       const expired = await expireLapsedHoldsOfLockedEvent(tx, eventId, now);
@@ -286,7 +352,7 @@ export async function takeTicketsTogether(
           if (buyer)
             Object.assign(buyer, { owned: buyer.owned - row.quantity, hasOpenHold: false, openHoldLapsed: false });
         }
-        plan = planTogether(event, kind, requests, buyers, conflicted);
+        plan = planTogether(event, kind, requests, buyers, conflicted, admissions);
       }
     }
     const booked = new Map<number, Booking>();
@@ -314,8 +380,15 @@ export async function takeTicketsTogether(
       });
       if (!skipped) break;
       // the ones that took tickets still do (the skipped requests only leave more), others may now
-      plan = planTogether(event, kind, requests, buyers, conflicted);
+      plan = planTogether(event, kind, requests, buyers, conflicted, admissions);
     }
+    // a free sale is confirmed here: its tickets are issued in this transaction
+    if (kind === 'sale')
+      await deliverTickets(
+        tx,
+        [...booked.values()].map((booking) => booking.id),
+        now,
+      );
     return requests.map((_, i): BatchedTakeResult => {
       const booking = booked.get(i);
       if (booking) return { ok: true, booking };
@@ -458,6 +531,22 @@ async function returnHeldTickets(em: EntityManager, eventId: string, released: R
     eventId,
   ]);
   await followMoneyOf(em, released, now);
+  await offerReturnedTickets(em, eventId, now);
+}
+
+/**
+ * Tickets came back on sale (a release, a refund): when buyers wait on the event's waitlist, its
+ * offer job runs, in this transaction's commit (one job per event, by its key; ahead of other
+ * jobs, like the waiting room's admissions). The one place that hands returned tickets to the waitlist.
+ */
+async function offerReturnedTickets(em: EntityManager, eventId: string, now: Date): Promise<void> {
+  const spec = jobSpec(WAITLIST_OFFER_QUEUE, { eventId }, { runAt: now, jobKey: eventId });
+  await em.execute(
+    `SELECT graphile_worker.add_job(?, ?::json, run_at => ?::timestamptz, max_attempts => ?, job_key => ?,
+                                    job_key_mode => 'replace', priority => -10)
+      WHERE EXISTS (SELECT 1 FROM waitlist_entries WHERE event_id = ? AND status IN ('waiting', 'offered'))`,
+    [spec.identifier, JSON.stringify(spec.payload), spec.run_at, spec.max_attempts, spec.job_key, eventId],
+  );
 }
 
 /** Expires this event's lapsed holds; the caller holds the event's row lock. Returns the holds released. */
@@ -598,6 +687,8 @@ export async function confirmSale(
         WHERE id = ? AND status = ?`,
       [captureId, now, now, bookingId, row.status],
     );
+    // the booking is CONFIRMED in this transaction, and so its tickets exist exactly when it does
+    await deliverTickets(tx, [bookingId], now);
     return 'confirmed';
   }, join());
 }
@@ -633,15 +724,20 @@ export async function refundSale(em: EntityManager, bookingId: string, now: Date
       [now, now, bookingId],
     );
     if (!row) return { refunded: false, ticketsReturned: false };
+    // the money went back: the tickets admit no one, and the buyer is told once
+    await voidBookingTickets(tx, bookingId, now);
+    await enqueueMail(tx, { kind: 'booking-refunded', bookingId }, now);
     const ahead = event !== null && event.startsAt.getTime() > now.getTime();
     // sold → available for exactly the booking this transaction moved off CONFIRMED
-    if (ahead)
+    if (ahead) {
       await tx.execute('UPDATE events SET available = available + ?, sold = sold - ?, updated_at = ? WHERE id = ?', [
         row.quantity,
         row.quantity,
         now,
         info.event_id,
       ]);
+      await offerReturnedTickets(tx, info.event_id, now);
+    }
     return { refunded: true, ticketsReturned: ahead };
   }, join());
 }

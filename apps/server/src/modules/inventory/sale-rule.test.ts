@@ -24,6 +24,11 @@ function breaking(reasons: SaleReason[]): SaleFacts {
     if (reason === 'EVENT_NOT_FOUND') facts.event = null;
     if (reason === 'EVENT_NOT_ON_SALE') event.status = 'draft';
     if (reason === 'EVENT_PAST') event.startsAt = new Date(now.getTime() - 1);
+    if (reason === 'SALES_NOT_OPEN') event.salesStartAt = new Date(now.getTime() + 1);
+    if (reason === 'SALES_ENDED') event.salesEndAt = now;
+    if (reason === 'ADMISSION_REQUIRED') facts.admission = 'none';
+    // a buyer has no admission or an expired one, not both: "none" is the earlier rule
+    if (reason === 'ADMISSION_EXPIRED' && facts.admission !== 'none') facts.admission = 'expired';
     if (reason === 'PER_ORDER') event.maxPerOrder = 1;
     if (reason === 'HOLD_ALREADY_OPEN') facts.hasOpenHold = true;
     if (reason === 'SOLD_OUT') event.available = 1;
@@ -76,6 +81,10 @@ describe('the sale rule', () => {
       'EVENT_NOT_FOUND',
       'EVENT_NOT_ON_SALE',
       'EVENT_PAST',
+      'SALES_NOT_OPEN',
+      'SALES_ENDED',
+      'ADMISSION_REQUIRED',
+      'ADMISSION_EXPIRED',
       'LIMIT_EXCEEDED',
       'HOLD_ALREADY_OPEN',
       'SOLD_OUT',

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../logger.ts';
+import { generateTicketSigningKey } from '../../modules/tickets/ticket-code.ts';
 import { approvalUrlOf, makeBuyers, pressPayPalButton, seedEvent } from '../../test/fixtures.ts';
 import { ADMIN, startTestServer, type TestServer } from '../../test/harness.ts';
 
@@ -155,7 +156,14 @@ describe('offline PayPal in production', () => {
     const server = await startTestServer({
       ...OFFLINE,
       log: createLogger('warn', { write: (line: string) => lines.push(line) }),
-      env: { ...OFFLINE.env, NODE_ENV: 'production', HOST: 'https://tickets.example', PAYPAL_SIMULATOR: 'true' },
+      env: {
+        ...OFFLINE.env,
+        NODE_ENV: 'production',
+        HOST: 'https://tickets.example',
+        PAYPAL_SIMULATOR: 'true',
+        MAIL_DISABLED: 'true',
+        TICKET_SIGNING_KEY: generateTicketSigningKey(),
+      },
     });
     try {
       const entries = lines.map((line) => JSON.parse(line) as { level: number; msg: string });

@@ -10,7 +10,11 @@ export type PageInput = {
   booking?: Booking;
   eventTitle?: string;
   action?: { href: string; label: string };
+  /** A confirmed booking's tickets, shown with their QR codes. */
+  tickets?: PageTicket[];
 };
+
+export type PageTicket = { seq: number; code: string; qrSvg: string; attendeeName: string | null; status: string };
 
 /** hono/html escapes every interpolated value; with nothing asynchronous inside, its result is a plain string. */
 function text(markup: HtmlEscapedString | Promise<HtmlEscapedString>): string {
@@ -39,6 +43,21 @@ export function renderPaymentPage(page: PageInput): string {
         <dt>Status</dt><dd data-testid="booking-status">${b.status}</dd>
       </dl>`
     : '';
+  const tickets = page.tickets?.length
+    ? html`<h2>Your tickets</h2>
+      <p>Show a QR code at the door. They are in your e-mail as a PDF too.</p>
+      <div class="tickets">
+        ${page.tickets.map(
+          (t) => html`<figure class="ticket" data-testid="ticket">
+          <img alt="QR code of ticket ${t.seq}" width="220" height="220"
+               src="data:image/svg+xml;base64,${Buffer.from(t.qrSvg).toString('base64')}">
+          <figcaption>Ticket ${t.seq}${t.attendeeName ? html` · ${t.attendeeName}` : ''}${t.status === 'void' ? ' · VOID' : ''}</figcaption>
+        </figure>`,
+        )}
+      </div>`
+    : page.booking?.status === 'CONFIRMED'
+      ? html`<p data-testid="tickets-elsewhere">Your tickets are in your e-mail (a PDF) and in your account.</p>`
+      : '';
   const action = page.action ? html`<p><a class="button" href="${page.action.href}">${page.action.label}</a></p>` : '';
   return text(html`<!doctype html>
 <html lang="en">
@@ -54,6 +73,10 @@ export function renderPaymentPage(page: PageInput): string {
   dl { display: grid; grid-template-columns: max-content 1fr; gap: .35rem 1.25rem; margin: 1.5rem 0; }
   dt { color: #57606a; } dd { margin: 0; font-weight: 600; }
   code { font-size: .85rem; }
+  h2 { font-size: 1.2rem; margin: 1.5rem 0 .5rem; }
+  .tickets { display: grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr)); gap: 1rem; }
+  .ticket { margin: 0; text-align: center; border: 1px solid #d0d7de; border-radius: 8px; padding: .75rem; }
+  .ticket img { max-width: 100%; height: auto; }
   .brand { color: #57606a; font-size: .85rem; letter-spacing: .08em; text-transform: uppercase; }
   .button { display: inline-block; background: #0070ba; color: #fff; padding: .6rem 1.2rem; border-radius: 6px; text-decoration: none; }
 </style>
@@ -64,6 +87,7 @@ export function renderPaymentPage(page: PageInput): string {
   <h1>${page.title}</h1>
   ${page.lines.map((line) => html`<p>${line}</p>\n  `)}
   ${details}
+  ${tickets}
   ${action}
 </main>
 </body>

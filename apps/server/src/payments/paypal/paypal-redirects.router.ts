@@ -5,6 +5,7 @@ import type { AppDeps } from '../../deps.ts';
 import { errorBody, errorHeaders, toDomainError } from '../../errors.ts';
 import { clientIp } from '../../lib/client-ip.ts';
 import { toBookingDto } from '../../modules/bookings/booking-dto.ts';
+import { ticketRowsOfBooking, toTicket } from '../../modules/tickets/tickets.service.ts';
 import {
   bookingForRedirect,
   type CheckoutDeps,
@@ -15,7 +16,7 @@ import {
   type SettleOutcome,
   settlePayment,
 } from '../checkout.service.ts';
-import { type PageInput, renderPaymentPage } from './pages.ts';
+import { type PageInput, type PageTicket, renderPaymentPage } from './pages.ts';
 
 type Reply = {
   status: 200 | 202 | 400 | 404 | 409 | 410 | 422 | 502;
@@ -206,6 +207,21 @@ async function eventTitleOf(deps: AppDeps, booking: Booking): Promise<string | u
   return rows[0]?.title;
 }
 
+/**
+ * The return page's URL carries PayPal's order id and stays in the browser's history, so it must not
+ * become a lasting copy of the tickets: their codes are shown only this soon after the confirmation
+ * (the buyer is on the page). Later visits point to the e-mail and the account, which need a sign-in.
+ */
+export const RETURN_PAGE_TICKETS_WINDOW_MS = 15 * 60_000;
+
+/** A confirmed booking's tickets as the page shows them, while the window above is open. */
+async function pageTickets(deps: AppDeps, booking: Booking): Promise<PageTicket[]> {
+  const confirmedAt = booking.confirmedAt?.getTime();
+  if (confirmedAt === undefined || deps.clock.now().getTime() - confirmedAt > RETURN_PAGE_TICKETS_WINDOW_MS) return [];
+  const rows = await ticketRowsOfBooking(deps.orm.em.fork(), booking.id);
+  return Promise.all(rows.map((row) => toTicket(deps.tickets.signer, row)));
+}
+
 function wantsJson(c: HonoContext): boolean {
   return (c.req.header('accept') ?? '').includes('application/json');
 }
@@ -225,7 +241,11 @@ export function paypalRedirectRoutes(deps: AppDeps, checkout: CheckoutDeps): Hon
         reply.status,
       );
     const eventTitle = await eventTitleOf(deps, booking);
-    return c.html(renderPaymentPage({ ...reply.page, booking, ...(eventTitle ? { eventTitle } : {}) }), reply.status);
+    const tickets = booking.status === 'CONFIRMED' ? await pageTickets(deps, booking) : [];
+    return c.html(
+      renderPaymentPage({ ...reply.page, booking, tickets, ...(eventTitle ? { eventTitle } : {}) }),
+      reply.status,
+    );
   };
 
   const refuse = (c: HonoContext, error: unknown) => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../config.ts';
+import { generateTicketSigningKey } from '../../modules/tickets/ticket-code.ts';
 import { resolvePayPalSettings } from './paypal-settings.ts';
 
 const base = { NODE_ENV: 'test', LOG_LEVEL: 'silent' };
@@ -11,6 +12,8 @@ const production = {
   ADMIN_EMAIL: 'admin@tickets.example',
   ADMIN_USERNAME: 'admin',
   ADMIN_PASSWORD: 'a-long-admin-password',
+  MAIL_DISABLED: 'true',
+  TICKET_SIGNING_KEY: generateTicketSigningKey(),
 };
 
 describe('resolvePayPalSettings', () => {
