@@ -65,7 +65,7 @@ for flag in "$@"; do
     --pgbouncer)
       # Debian puts it in /usr/sbin, which is not on every user's PATH
       if command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; then
-        say "pgbouncer present: $( (command -v pgbouncer || echo /usr/sbin/pgbouncer) | xargs -I{} {} --version 2>/dev/null | head -1)"
+        say "pgbouncer present: $("$(command -v pgbouncer || echo /usr/sbin/pgbouncer)" --version 2>&1 | head -1)"
       else
         say "installing Debian's pgbouncer for the stress run behind a pooler"
         apt_install pgbouncer

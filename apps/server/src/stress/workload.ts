@@ -157,6 +157,30 @@ export async function newBuyer(instances: Instance[], n: number, seed: number): 
 
 type Held = { id: string; paymentUrl: string | null; status: string };
 
+/**
+ * The on-sale moment: every buyer asks for one ticket of the free hot event at once, over both
+ * instances (one batches holds, one takes each alone). A free booking is sold at once, so an
+ * oversell here cannot heal later by a release: a ledger without its row lock shows it.
+ */
+export async function openingBurst(w: Workload, buyers: Buyer[], events: StressEvent[]): Promise<void> {
+  const event = events.find((candidate) => candidate.hot && candidate.priceMinor === 0);
+  if (!event) return;
+  await Promise.all(
+    buyers.map(async (buyer, n) => {
+      const index = n % w.instances.length;
+      try {
+        const booking = await (buyer.clients[index] as BoxofficeClient).bookings.create.mutate({
+          eventId: event.id,
+          quantity: 1,
+        });
+        tally(w.figures, 'book (opening burst)', booking.status);
+      } catch (error) {
+        recordError(w, 'book (opening burst)', error);
+      }
+    }),
+  );
+}
+
 /** book → (pay | cancel | abandon | pay after the hold lapsed) */
 export async function buyerJourney(w: Workload, buyer: Buyer, events: StressEvent[]): Promise<void> {
   const { rng } = w;
