@@ -54,6 +54,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       log.info({ dataDir: config.DATA_DIR }, 'starting embedded PostgreSQL');
       embedded = await startEmbeddedPostgres({
         dataDir: config.DATA_DIR,
+        // main.ts stops the server on SIGINT/SIGTERM, this database last
+        stoppedByOwnerOnSignals: true,
         onLog: (line) => log.debug({ pg: line }),
         onNotice: (message) => log.warn(message),
       });

