@@ -208,6 +208,15 @@ describe('the sale rule with a waiting room', () => {
     expect(now.map((s) => s.state).sort()).toEqual(['booked', 'expired', 'sold_out']);
     const state = await (await admin()).queue.state({ eventId, limit: 10 });
     expect(state).toMatchObject({ finishReason: 'sold_out', counts: { booked: 1, expired: 1, soldOut: 1 } });
+    // ...and by mail: one sold-out mail, to the one still waiting, sent by the mail job
+    await tick();
+    const told = await server.sql<{ subject_key: string; sent: boolean }>(
+      `SELECT subject_key, sent_at IS NOT NULL AS sent FROM mail_outbox WHERE kind = 'waiting-room-sold-out'
+        AND subject_key LIKE ?`,
+      [`${eventId}:%`],
+    );
+    const third = now.findIndex((s) => s.state === 'sold_out');
+    expect(told).toEqual([{ subject_key: `${eventId}:${buyers[third]!.id}`, sent: true }]);
     // a finished room lets no one in
     const [late] = await makeBuyers(server, 1);
     expect((await codeOf((await server.callerFor({ id: late!.id, role: 'user' })).queue.join({ eventId }))).code).toBe(
