@@ -48,3 +48,29 @@ describe('development without SMTP_URL', () => {
     expect(again.deps.tickets.signer.publicKeyBase64).toBe(publicKey);
   });
 });
+
+describe('MAIL_DISABLED=true', () => {
+  let server: TestServer | undefined;
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('sends nothing and composes nothing: the mail job closes the row without writing a file', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'boxoffice-mail-off-'));
+    server = await startTestServer({
+      pollJobs: false,
+      env: { NODE_ENV: 'development', DATA_DIR: dataDir, MAIL_DISABLED: 'true' },
+    });
+    expect(server.deps.mail.describe).toBe('disabled (mail is not sent)');
+    const eventId = await seedEvent(server, { capacity: 3, priceMinor: 0 });
+    const [buyer] = await makeBuyers(server, 1);
+    await server.http('POST', `/api/events/${eventId}/book`, { token: buyer!.token, body: { quantity: 1 } });
+    await server.worker.runDue();
+    const rows = await server.sql<{ kind: string; done: boolean; last_error: string | null; recipient: string | null }>(
+      'SELECT kind, sent_at IS NOT NULL AS done, last_error, recipient FROM mail_outbox',
+    );
+    expect(rows).toEqual([{ kind: 'booking-confirmed', done: true, last_error: 'mail disabled', recipient: null }]);
+    await expect(readdir(path.join(dataDir, 'mail'))).rejects.toThrow();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+});

@@ -112,6 +112,15 @@ export function mailJobs(deps: MailDeps): Pick<JobHandlers, 'send-mail'> {
         mailId,
       ]);
       if (!row || row.sent_at) return;
+      if (deps.transport.disabled) {
+        // composing is the costly part (a confirmation's PDF): with mail off, skip it
+        await em.execute('UPDATE mail_outbox SET sent_at = ?, last_error = ? WHERE id = ?', [
+          deps.clock.now(),
+          'mail disabled',
+          mailId,
+        ]);
+        return;
+      }
       const intent = mailIntentSchema.parse(row.intent);
       const mail = await composeMail(em, intent, deps.context);
       const now = () => deps.clock.now();

@@ -18,6 +18,8 @@ export type OutgoingMail = {
 export type MailTransport = {
   /** Said at start: where mails go, without credentials. */
   describe: string;
+  /** true: mail is off (MAIL_DISABLED); the mail job then composes nothing. */
+  disabled?: boolean;
   send(mail: OutgoingMail): Promise<void>;
   close(): void;
 };
@@ -39,7 +41,7 @@ function message(mail: OutgoingMail) {
 /** The transport the settings ask for; nodemailer does the SMTP and the MIME. */
 export function createMailTransport(settings: MailTransportSettings): MailTransport {
   if (settings.disabled || (!settings.smtpUrl && !settings.fileDir))
-    return { describe: 'disabled (mail is not sent)', send: async () => {}, close: () => {} };
+    return { describe: 'disabled (mail is not sent)', disabled: true, send: async () => {}, close: () => {} };
   if (settings.smtpUrl) {
     const url = new URL(settings.smtpUrl);
     const smtp = nodemailer.createTransport({

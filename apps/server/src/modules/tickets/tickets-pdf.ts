@@ -5,6 +5,21 @@ import { formatLocalTime } from '../../lib/local-time.ts';
 import type { TicketSigner } from './ticket-code.ts';
 import { ticketRowsOfBooking } from './tickets.service.ts';
 
+/**
+ * The QR code drawn as vector squares from the symbol's module matrix: sharp at any zoom, and a
+ * page costs about 5 ms of CPU instead of 70 with a rendered PNG embedded (a mail job's PDF runs on
+ * the server's event loop, beside its requests). One quiet-zone module of margin, as the PNG had.
+ */
+function drawQrCode(doc: PDFKit.PDFDocument, code: string, x: number, y: number, size: number): void {
+  const { modules } = QRCode.create(code, { errorCorrectionLevel: 'M' });
+  const cell = size / (modules.size + 2);
+  doc.save().rect(x, y, size, size).fill('#ffffff').fillColor('#000000');
+  for (let row = 0; row < modules.size; row++)
+    for (let col = 0; col < modules.size; col++)
+      if (modules.get(row, col)) doc.rect(x + (col + 1) * cell, y + (row + 1) * cell, cell, cell);
+  doc.fill('#000000').restore();
+}
+
 export type PdfOptions = {
   /** false writes uncompressed content streams (readable in a test without a PDF parser). */
   compress?: boolean;
@@ -36,7 +51,6 @@ export async function renderTicketsPdf(
   });
   for (const row of rows) {
     const code = signer.code({ ticketId: row.id, eventId: row.event_id });
-    const qr = await QRCode.toBuffer(code, { type: 'png', errorCorrectionLevel: 'M', margin: 1, width: 600 });
     doc.addPage();
     const width = doc.page.width - 72;
     doc.fillColor('#57606a').font('Helvetica').fontSize(9).text(`BOXOFFICE TICKET ${row.seq} OF ${rows.length}`);
@@ -50,7 +64,7 @@ export async function renderTicketsPdf(
     doc.moveDown(0.3).text(`Attendee: ${row.attendee_name ?? '(not named)'}`);
     if (row.status === 'void') doc.fillColor('#b3261e').text(`VOID (${row.void_reason})`).fillColor('#1f2328');
     const size = 250;
-    doc.image(qr, (doc.page.width - size) / 2, doc.y + 12, { width: size, height: size });
+    drawQrCode(doc, code, (doc.page.width - size) / 2, doc.y + 12, size);
     doc.y += size + 24;
     doc.x = 36;
     doc.font('Courier').fontSize(4.2).text(code, { width, align: 'center', lineBreak: false });
