@@ -69,20 +69,24 @@ function pooledClient({ statementTimeoutMs, idleInTransactionTimeoutMs }: Sessio
     `SET LOCAL idle_in_transaction_session_timeout = ${Math.trunc(idleInTransactionTimeoutMs)}`,
   ].join('; ');
   return class PooledClient extends EvictingClient {
-    // biome-ignore lint/suspicious/noExplicitAny: pg's query has a dozen overloads; this passes them through
-    override query(...args: any[]): any {
-      const [first] = args;
-      // a plain query config (not a Submittable such as a cursor, which keeps its prototype)
-      if (first && typeof first === 'object' && typeof first.name === 'string' && typeof first.submit !== 'function')
-        args[0] = { ...first, name: undefined };
-      const text = typeof first === 'string' ? first : first?.text;
-      const callback = args.some((arg) => typeof arg === 'function');
-      const run = () => Reflect.apply(super.query, this, args);
-      if (typeof text !== 'string' || callback || !BEGINS_TRANSACTION.test(text)) return run();
-      return (run() as Promise<pg.QueryResult>).then(async (began) => {
-        await super.query(setLocal);
-        return began;
-      });
+    constructor(config?: string | pg.ClientConfig) {
+      super(config);
+      // wraps pg's query, whose dozen overloads pass through unchanged as one argument list
+      const query = super.query;
+      const run = (args: unknown[]): unknown => Reflect.apply(query, this, args);
+      this.query = ((...args: unknown[]) => {
+        const [first] = args as [{ name?: unknown; text?: unknown; submit?: unknown } | string | undefined];
+        // a plain query config (not a Submittable such as a cursor, which keeps its prototype)
+        if (first && typeof first === 'object' && typeof first.name === 'string' && typeof first.submit !== 'function')
+          args[0] = { ...first, name: undefined };
+        const text = typeof first === 'string' ? first : first?.text;
+        const callback = args.some((arg) => typeof arg === 'function');
+        if (typeof text !== 'string' || callback || !BEGINS_TRANSACTION.test(text)) return run(args);
+        return (run(args) as Promise<pg.QueryResult>).then(async (began) => {
+          await run([setLocal]);
+          return began;
+        });
+      }) as pg.Client['query'];
     }
   };
 }

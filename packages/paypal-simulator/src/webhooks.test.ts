@@ -61,6 +61,15 @@ beforeEach(() => {
   answers = [];
 });
 
+type Payment = { id: string; status: string; amount?: { value: string } };
+/** The parts of the simulator's Orders v2 and Payments answers these tests read. */
+type PayPalAnswer = {
+  id?: string;
+  status?: string;
+  amount?: { value: string };
+  purchase_units?: { payments: { captures?: Payment[]; refunds?: Payment[] } }[];
+};
+
 async function api(method: string, path: string, body?: unknown, requestId?: string) {
   const res = await fetch(`${sim.baseUrl}${path}`, {
     method,
@@ -72,8 +81,7 @@ async function api(method: string, path: string, body?: unknown, requestId?: str
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  // biome-ignore lint/suspicious/noExplicitAny: test-only view of PayPal's JSON
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
+  return { status: res.status, body: (await res.json()) as PayPalAnswer };
 }
 
 async function capturedOrder() {
@@ -86,7 +94,7 @@ async function capturedOrder() {
   const captured = await api('POST', `/v2/checkout/orders/${created.body.id}/capture`, {}, 'capture:1');
   return {
     orderId: created.body.id as string,
-    captureId: captured.body.purchase_units[0].payments.captures[0].id as string,
+    captureId: captured.body.purchase_units?.[0]?.payments.captures?.[0]?.id as string,
   };
 }
 
@@ -130,7 +138,7 @@ describe('webhooks', () => {
       intent: 'CAPTURE',
       purchase_units: [{ amount: { currency_code: 'EUR', value: '5.00' } }],
     });
-    sim.controls.approve(created.body.id);
+    sim.controls.approve(created.body.id as string);
     await sim.controls.deliverWebhooks();
     for (const delay of WEBHOOK_RETRY_DELAYS_MS) {
       expect(await sim.controls.deliverWebhooks()).toBe(0); // not due yet
@@ -175,7 +183,7 @@ describe('webhooks', () => {
       expect.objectContaining({ rel: 'up', href: expect.stringContaining(captureId) }),
     );
     const order = await api('GET', `/v2/checkout/orders/${orderId}`);
-    expect(order.body.purchase_units[0].payments.refunds).toMatchObject([{ id: refund.id, status: 'COMPLETED' }]);
+    expect(order.body.purchase_units?.[0]?.payments.refunds).toMatchObject([{ id: refund.id, status: 'COMPLETED' }]);
     expect(() => sim.controls.reverseCapture(captureId)).toThrow(/nothing to refund/);
     const second = await capturedOrder();
     sim.controls.reverseCapture(second.captureId);
