@@ -7,6 +7,7 @@ import type { WebhookPublisher } from './webhooks.ts';
 import {
   CreateOrderBody,
   checkAmount,
+  idempotentPost,
   issue,
   link,
   notFound,
@@ -112,10 +113,8 @@ export function ordersRoutes(deps: {
       if (!read.ok) return read.response;
       const order = store.order(id);
       if (!order) return notFound(c, id);
-      const requestId = requestIdOf(c);
-      const key = requestId ? `capture:${id}:${requestId}` : null;
-      const replay = key ? store.replay(key) : undefined;
-      if (replay) return c.json(replay.body as object, 201);
+      const { key, replay } = idempotentPost(c, store, 'capture', id);
+      if (replay) return replay;
 
       if (order.status === 'COMPLETED') return issue(c, 422, 'ORDER_ALREADY_CAPTURED');
       if (order.status === 'VOIDED') return issue(c, 422, 'ORDER_COMPLETED_OR_VOIDED');

@@ -6,12 +6,12 @@ import { type Clock, isoTime, randomId, type SimCapture, type SimRefund, type Si
 import type { WebhookPublisher } from './webhooks.ts';
 import {
   checkAmount,
+  idempotentPost,
   issue,
   notFound,
   paypalError,
   RefundBody,
   readJson,
-  requestIdOf,
   schemaDetails,
   type Views,
   wantsRepresentation,
@@ -83,10 +83,8 @@ export function paymentsRoutes(deps: {
       if (!read.ok) return read.response;
       const capture = store.capture(id);
       if (!capture) return notFound(c, id);
-      const requestId = requestIdOf(c);
-      const key = requestId ? `refund:${id}:${requestId}` : null;
-      const replay = key ? store.replay(key) : undefined;
-      if (replay) return c.json(replay.body as object, 201);
+      const { key, replay } = idempotentPost(c, store, 'refund', id);
+      if (replay) return replay;
 
       const parsed = RefundBody.safeParse(read.body);
       if (!parsed.success) return paypalError(c, 400, schemaDetails(parsed.error, read.body));

@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import { currencyExponent, minorToPayPal, PAYPAL_CURRENCIES, payPalToMinor } from './money.ts';
-import type { SimCapture, SimMoney, SimOrder, SimPayer, SimRefund } from './state.ts';
+import type { SimCapture, SimMoney, SimOrder, SimPayer, SimRefund, SimStore } from './state.ts';
 
 /** PayPal's wire format: request bodies, the JSON the simulator answers, and PayPal's error bodies. */
 
@@ -112,6 +112,23 @@ export const wantsRepresentation = (c: Context) => /return=representation/i.test
 export function requestIdOf(c: Context): string | null {
   const value = c.req.header('paypal-request-id')?.trim();
   return value ? value : null;
+}
+
+/**
+ * A POST's idempotency, as PayPal keeps it: the key its answer is remembered under (this operation
+ * on this resource with this PayPal-Request-Id; none without the header) and, for a repeat, the
+ * answer already given, sent again.
+ */
+export function idempotentPost(
+  c: Context,
+  store: Pick<SimStore, 'replay'>,
+  operation: string,
+  id: string,
+): { key: string | null; replay: Response | undefined } {
+  const requestId = requestIdOf(c);
+  const key = requestId ? `${operation}:${id}:${requestId}` : null;
+  const replayed = key ? store.replay(key) : undefined;
+  return { key, replay: replayed ? c.json(replayed.body as object, 201) : undefined };
 }
 
 function isHttpUrl(value: string): boolean {

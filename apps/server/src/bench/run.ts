@@ -345,25 +345,23 @@ async function main() {
       };
       await sqlCeilings();
 
+      /** What the load generator's `holds` run is given: these buyers ask for tickets of this event. */
+      const holdsLoad = (base: string, transport: 'trpc' | 'rest', eventId: string, userIds: string[]) => ({
+        base,
+        transport,
+        eventId,
+        jwtSecret: JWT_SECRET,
+        userIds,
+        quantities: quantities(userIds.length),
+        inFlight: sizes.holdsInFlight,
+      });
       const holdPhase = async (server: { child: Child; url: string }, transport: 'trpc' | 'rest', mode: string) => {
         const name = `hot-on-sale/${transport}/batching-${mode}`;
         const eventId = await hotEvent(name);
         const userIds = await insertBuyers(pool, sizes.holdBuyers, `${transport}-${mode}`);
         const from = await server.child.call<number>('mark');
         const { value: run, noted } = await measured({ server: server.child, load }, () =>
-          load.call<PoolResult>(
-            'holds',
-            {
-              base: server.url,
-              transport,
-              eventId,
-              jwtSecret: JWT_SECRET,
-              userIds,
-              quantities: quantities(userIds.length),
-              inFlight: sizes.holdsInFlight,
-            },
-            progressOf(name),
-          ),
+          load.call<PoolResult>('holds', holdsLoad(server.url, transport, eventId, userIds), progressOf(name)),
         );
         const to = await server.child.call<number>('mark');
         record(noted(await checkHolds(pool, name, eventId, run)));
@@ -379,15 +377,7 @@ async function main() {
         });
         for (const transport of ['trpc', 'rest'] as const) {
           const userIds = await insertBuyers(pool, sizes.warmupHolds / 2, `warm-${transport}`);
-          await load.call('holds', {
-            base: server.url,
-            transport,
-            eventId,
-            jwtSecret: JWT_SECRET,
-            userIds,
-            quantities: quantities(userIds.length),
-            inFlight: sizes.holdsInFlight,
-          });
+          await load.call('holds', holdsLoad(server.url, transport, eventId, userIds));
         }
       };
 

@@ -291,34 +291,39 @@ export function paypalRedirectRoutes(deps: AppDeps, checkout: CheckoutDeps): Hon
   const bookingOfRedirect = (c: HonoContext, em: EntityManager) =>
     bookingForRedirect(checkout, em, { token: c.req.query('token'), ref: c.req.query('ref') });
 
-  // the link a hold answers with: the PayPal order is created here, when the buyer goes to pay
-  app.get('/start', async (c) => {
-    const em = deps.orm.em.fork();
+  /** A redirect page: its own EntityManager, and any failure shown as a refusal page. */
+  const redirectPage = (handle: (c: HonoContext, em: EntityManager) => Promise<Response>) => async (c: HonoContext) => {
     try {
+      return await handle(c, deps.orm.em.fork());
+    } catch (error) {
+      return refuse(c, error);
+    }
+  };
+
+  // the link a hold answers with: the PayPal order is created here, when the buyer goes to pay
+  app.get(
+    '/start',
+    redirectPage(async (c, em) => {
       const opening = await openCheckout(checkout, em, c.req.query('ref'));
       if (opening.kind === 'closed')
         return respond(c, describeClosed(opening.booking, backLink(c, deps, opening.booking)), opening.booking);
       c.header('Cache-Control', 'no-store');
       return c.redirect(opening.approvalUrl, 303);
-    } catch (error) {
-      return refuse(c, error);
-    }
-  });
+    }),
+  );
 
-  app.get('/return', async (c) => {
-    const em = deps.orm.em.fork();
-    try {
+  app.get(
+    '/return',
+    redirectPage(async (c, em) => {
       const bookingId = await bookingOfRedirect(c, em);
       const outcome = await settlePayment(checkout, em, bookingId);
       return respond(c, describeOutcome(outcome), outcome.booking);
-    } catch (error) {
-      return refuse(c, error);
-    }
-  });
+    }),
+  );
 
-  app.get('/cancel', async (c) => {
-    const em = deps.orm.em.fork();
-    try {
+  app.get(
+    '/cancel',
+    redirectPage(async (c, em) => {
       const bookingId = await bookingOfRedirect(c, em);
       const { booking, released } = await cancelCheckout(checkout, em, bookingId);
       const reply: Reply =
@@ -357,10 +362,8 @@ export function paypalRedirectRoutes(deps: AppDeps, checkout: CheckoutDeps): Hon
                 },
               };
       return respond(c, reply, booking);
-    } catch (error) {
-      return refuse(c, error);
-    }
-  });
+    }),
+  );
 
   app.notFound((c) => refuse(c, new DomainError('NOT_FOUND', 'No such payment route')));
   return app;
